@@ -1,0 +1,39 @@
+// apps/attnlab/command.hpp — how a subcommand plugs into the attnlab CLI.
+//
+// Each subcommand lives in its own cmd_<name>.cpp and defines one registration function that
+// adds a CLI11 subcommand, its options, and a callback. Callbacks only parse, call the library
+// and write outputs; they throw attnlab errors, which main() maps to exit codes
+// (2 usage, 3 input/format, 4 numeric, 1 internal) with one line on stderr.
+//
+// Every subcommand gets --seed, --threads and --json through add_common_options().
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "attnlab/core/result_json.hpp"
+#include "attnlab/core/timer.hpp"
+
+namespace attnlab::cli {
+
+struct CommonOptions {
+  std::uint64_t seed = 0;
+  int threads = 0;        // 0 = all hardware threads
+  std::string json_path;  // empty = no JSON result
+};
+
+void add_common_options(CLI::App* cmd, CommonOptions& opts);
+// Applies --threads and returns the run description for the result envelope.
+RunInfo begin_run(const std::string& kind, const CommonOptions& opts);
+// The process argv, recorded in every result envelope.
+const std::vector<std::string>& command_line();
+void set_command_line(int argc, char** argv);
+
+// Registration functions, one per subcommand file.
+void register_attend(CLI::App& app);
+void register_report(CLI::App& app);
+
+}  // namespace attnlab::cli

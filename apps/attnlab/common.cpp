@@ -1,0 +1,42 @@
+#include "apps/attnlab/command.hpp"
+
+#include "attnlab/core/error.hpp"
+#include "attnlab/core/threads.hpp"
+
+namespace attnlab::cli {
+namespace {
+std::vector<std::string>& argv_store() {
+  static std::vector<std::string> v;
+  return v;
+}
+}  // namespace
+
+const std::vector<std::string>& command_line() {
+  return argv_store();
+}
+
+void set_command_line(int argc, char** argv) {
+  argv_store().assign(argv, argv + argc);
+}
+
+void add_common_options(CLI::App* cmd, CommonOptions& opts) {
+  cmd->add_option("--seed", opts.seed,
+                  "Seed for every random draw (same seed + threads = same bits)")
+      ->default_val(0);
+  cmd->add_option("--threads", opts.threads, "Worker threads (0 = all hardware threads)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--json", opts.json_path, "Write the result envelope (JSON) to this path");
+}
+
+RunInfo begin_run(const std::string& kind, const CommonOptions& opts) {
+  set_num_threads(opts.threads);
+  RunInfo info;
+  info.kind = kind;
+  info.command_line = command_line();
+  info.seed = opts.seed;
+  info.threads = num_threads();
+  return info;
+}
+
+}  // namespace attnlab::cli

@@ -1,0 +1,108 @@
+#include "tests/support/test_support.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "attnlab/core/rng.hpp"
+
+namespace attnlab::testing {
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string templ = (fs::temp_directory_path() / "attnlab-test-XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+Tensor3d random_tensor(Index a, Index b, Index c, std::uint64_t seed, double scale) {
+  Tensor3d t(a, b, c);
+  Rng rng(seed);
+  rng.fill_normal(t.data(), t.size(), 0.0, scale);
+  return t;
+}
+
+double max_abs_diff(const Tensor3d& a, const Tensor3d& b) {
+  if (!a.same_shape(b)) return INFINITY;
+  double m = 0.0;
+  for (Index i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a.data()[i] - b.data()[i]));
+  return m;
+}
+
+double max_rel_error(const Tensor3d& a, const Tensor3d& b, double floor) {
+  if (!a.same_shape(b)) return INFINITY;
+  double scale = floor;
+  for (Index i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(b.data()[i]));
+  return max_abs_diff(a, b) / scale;
+}
+
+double max_abs_diff(const MatrixD& a, const MatrixD& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return INFINITY;
+  return (a - b).cwiseAbs().maxCoeff();
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  TempDir dir;
+  const fs::path out_path = dir / "stdout", err_path = dir / "stderr";
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    std::vector<char*> argv;
+    std::string prog = ATTNLAB_CLI_PATH;
+    argv.push_back(prog.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(prog.c_str(), argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+std::vector<double> numeric_gradient(const std::function<double(const std::vector<double>&)>& f,
+                                     std::vector<double> x, double eps) {
+  std::vector<double> g(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double x0 = x[i];
+    x[i] = x0 + eps;
+    const double fp = f(x);
+    x[i] = x0 - eps;
+    const double fm = f(x);
+    x[i] = x0;
+    g[i] = (fp - fm) / (2 * eps);
+  }
+  return g;
+}
+
+fs::path source_dir() {
+  return ATTNLAB_SOURCE_DIR;
+}
+
+}  // namespace attnlab::testing

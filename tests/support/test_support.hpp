@@ -1,0 +1,54 @@
+// tests/support/test_support.hpp — helpers shared by every test executable.
+//
+//   TempDir dir;  dir.path() / "x.npy"          a fresh directory removed at scope exit
+//   random_tensor(H, N, d, seed)                  N(0,1) entries, seeded
+//   max_abs_diff(a, b), max_rel_error(a, b)       comparisons for Tensor3/Matrix
+//   run_cli({"attend", "--q", ...})               runs the attnlab binary, captures
+//   exit/stdout/stderr numeric_gradient(f, x, eps)                   central finite differences of
+//   a scalar function
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "attnlab/core/tensor.hpp"
+
+namespace attnlab::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+Tensor3d random_tensor(Index a, Index b, Index c, std::uint64_t seed, double scale = 1.0);
+
+double max_abs_diff(const Tensor3d& a, const Tensor3d& b);
+// max |a − b| / max(|b|_max, floor): error relative to the reference's magnitude.
+double max_rel_error(const Tensor3d& a, const Tensor3d& b, double floor = 1e-30);
+double max_abs_diff(const MatrixD& a, const MatrixD& b);
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the attnlab CLI with these arguments (no shell), capturing stdout and stderr.
+CliResult run_cli(const std::vector<std::string>& args);
+
+// Central differences of f at x: g_i = (f(x + eps e_i) − f(x − eps e_i)) / (2 eps).
+std::vector<double> numeric_gradient(const std::function<double(const std::vector<double>&)>& f,
+                                     std::vector<double> x, double eps);
+
+std::filesystem::path source_dir();
+
+}  // namespace attnlab::testing
