@@ -1,0 +1,51 @@
+# attnlab — the two README commands and a few helpers. Every target bootstraps first, so a fresh
+# Debian machine needs nothing but `make test` / `make report`.
+#
+#   make report      bootstrap, build Release, write report/index.html (prints its path)
+#   make test        bootstrap, build Release, run the test suite (ctest)
+#   make bench       bootstrap (+ PyTorch peer), build, run the benchmarks against their peers
+#   make asan-test   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make format      clang-format the tree
+.PHONY: all bootstrap build test report report-quick bench asan-test format clean
+
+PRESET   ?= release
+BUILD    := build/$(PRESET)
+ATTNLAB  := $(BUILD)/apps/attnlab/attnlab
+REPORT   ?= report
+
+all: build
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+build: bootstrap
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET)
+
+test: build
+	@ctest --preset $(PRESET)
+
+report: build
+	@$(ATTNLAB) report --out $(REPORT)/
+	@echo "report written: $(abspath $(REPORT))/index.html"
+
+report-quick: build
+	@$(ATTNLAB) report --quick --out $(REPORT)/
+	@echo "report written: $(abspath $(REPORT))/index.html"
+
+bench:
+	@bash scripts/bootstrap.sh --bench
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+	@bash bench/run_all.sh build/release
+
+asan-test: bootstrap
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan
+	@ctest --preset asan
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	@rm -rf build
