@@ -26,6 +26,9 @@ struct CommonOptions {
 };
 
 void add_common_options(CLI::App* cmd, CommonOptions& opts);
+// Validators with short messages ("must be > 0, got -3") instead of CLI11's numeric ranges.
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
 // Applies --threads and returns the run description for the result envelope.
 RunInfo begin_run(const std::string& kind, const CommonOptions& opts);
 // The process argv, recorded in every result envelope.

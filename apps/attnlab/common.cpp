@@ -19,13 +19,35 @@ void set_command_line(int argc, char** argv) {
   argv_store().assign(argv, argv + argc);
 }
 
+CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(value, x)) return "must be a number, got '" + value + "'";
+        if (!(x > 0)) return "must be > 0, got " + value;
+        return {};
+      },
+      "POSITIVE");
+}
+
+CLI::Validator non_negative_number() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(value, x)) return "must be a number, got '" + value + "'";
+        if (!(x >= 0)) return "must be >= 0, got " + value;
+        return {};
+      },
+      "NON-NEGATIVE");
+}
+
 void add_common_options(CLI::App* cmd, CommonOptions& opts) {
   cmd->add_option("--seed", opts.seed,
                   "Seed for every random draw (same seed + threads = same bits)")
       ->default_val(0);
   cmd->add_option("--threads", opts.threads, "Worker threads (0 = all hardware threads)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   cmd->add_option("--json", opts.json_path, "Write the result envelope (JSON) to this path");
 }
 
