@@ -490,7 +490,9 @@ std::vector<std::string> heatmap_panels(const std::vector<HeatmapPanel>& panels,
 
 std::string heatmap_grid(const std::vector<HeatmapPanel>& panels, const HeatmapOptions& common,
                          std::string_view caption, int min_panel_px) {
-  return figure_grid(heatmap_panels(panels, common), caption, min_panel_px);
+  const int min_px =
+      min_panel_px > 0 ? min_panel_px : std::clamp(static_cast<int>(common.width * 0.8), 50, 4000);
+  return figure_grid(heatmap_panels(panels, common), caption, min_px);
 }
 
 // ---- line plots

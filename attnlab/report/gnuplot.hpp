@@ -58,8 +58,8 @@ class GnuplotNotFoundError : public Error {
 
 // One named inline data set, written into the script as a gnuplot datablock `$name << EOD`.
 struct GnuplotData {
-  std::string name;  // without '$'; letters, digits, '_', not starting with a digit
-  std::string text;  // rows of whitespace-separated fields, each ending in '\n'
+  std::string name{};  // without '$'; letters, digits, '_', not starting with a digit
+  std::string text{};  // rows of whitespace-separated fields, each ending in '\n'
 
   // Appends one row of numbers formatted by gnuplot_number() (NaN and ±inf become "NaN").
   GnuplotData& add_row(std::initializer_list<double> values);
@@ -69,14 +69,14 @@ struct GnuplotData {
 };
 
 struct GnuplotJob {
-  std::string title;             // names the figure in error messages and in the SVG <title>
-  std::string script;            // plot commands; no `set terminal` / `set output` lines
-  std::deque<GnuplotData> data;  // deque: references from add_data() stay valid
-  int width = 640;               // SVG size in pixels, 16..8192
+  std::string title{};             // names the figure in error messages and in the SVG <title>
+  std::string script{};            // plot commands; no `set terminal` / `set output` lines
+  std::deque<GnuplotData> data{};  // deque: references from add_data() stay valid
+  int width = 640;                 // SVG size in pixels, 16..8192
   int height = 420;
   std::string font = "sans-serif,11";  // gnuplot font spec "family,size"
   double timeout_s = 60.0;             // gnuplot is killed after this long
-  std::string id_prefix;               // prefix for SVG ids; empty = a fresh unique one per render
+  std::string id_prefix{};             // prefix for SVG ids; empty = a fresh unique one per render
 
   // Adds an empty data block named `name` and returns it (valid for the job's lifetime).
   GnuplotData& add_data(std::string name);
@@ -94,8 +94,10 @@ bool gnuplot_available();
 // Makes standalone SVG text inlinable in HTML: strips the XML declaration, DOCTYPE and comments
 // before the root element, rewrites every id="X" to id="<prefix>X" together with the references
 // href="#X", xlink:href="#X" and url(#X), sets the root <title> to `title` when non-empty, adds
-// class/style for responsive scaling and pixelated rendering of embedded bitmaps. FormatError when
-// the text has no <svg root element.
+// class/style for responsive scaling and pixelated rendering of embedded bitmaps. An id the input
+// defines twice (gnuplot repeats gnuplot_plot_N when it redraws an opaque key) gets "-2", "-3"...
+// on its later copies; references keep pointing at the first. FormatError when the text has no
+// complete <svg> element.
 std::string make_svg_inlinable(std::string_view svg, std::string_view id_prefix,
                                std::string_view title = {});
 

@@ -283,7 +283,7 @@ std::string callout(CalloutKind kind, std::string_view title, std::string_view t
   }
   const std::string shown = title.empty() ? std::string(label) : std::string(title);
   return str_cat("<div class=\"callout ", cls, "\" role=\"note\"><span class=\"callout-title\">",
-                 html_escape(shown), "</span>", html_escape(text), "</div>\n");
+                 html_escape(shown), "</span> ", html_escape(text), "</div>\n");
 }
 
 std::string note(std::string_view text) {

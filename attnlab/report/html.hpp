@@ -45,8 +45,8 @@ std::string format_number(double v, int significant = 4);
 std::string format_percent(double fraction, int significant = 3);
 
 struct TableOptions {
-  std::string caption;                       // plain text above the table; empty = none
-  std::vector<std::size_t> numeric_columns;  // right-aligned, tabular digits
+  std::string caption{};                       // plain text above the table; empty = none
+  std::vector<std::size_t> numeric_columns{};  // right-aligned, tabular digits
   // When numeric_columns is empty: a column is numeric if every non-empty cell parses as a
   // number or is one of format_number's "—", "∞", "-∞" (an optional trailing '%' is allowed).
   bool auto_numeric = true;

@@ -374,7 +374,7 @@ TEST(BoxPlot, RendersAndValidates) {
 }
 
 // Writes a page with every figure type for eyeballing. Not run by default:
-//   ATTNLAB_DEMO_PAGE=/tmp/demo.html test_report --gtest_also_run_disabled_tests \
+//   ATTNLAB_DEMO_PAGE=/tmp/demo.html test_report --gtest_also_run_disabled_tests
 //     --gtest_filter='*DemoPage*'
 TEST(Figures, DISABLED_WriteDemoPage) {
   REQUIRE_GNUPLOT();

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -191,6 +194,21 @@ TEST(RenderGnuplot, ProducesInlinableSvg) {
   EXPECT_NE(svg.find("squares &amp; &lt;cubes"), std::string::npos);  // gnuplot escapes & and <
   EXPECT_NE(svg.find("x^2"), std::string::npos);                      // noenhanced: literal caret
   EXPECT_FALSE(ids_in(svg).empty());
+}
+
+TEST(RenderGnuplot, QuotedLabelsAreLiteralNeverCommands) {
+  REQUIRE_GNUPLOT();
+  const std::string marker = "/tmp/attnlab-report-test-backquote-" + std::to_string(::getpid());
+  std::remove(marker.c_str());
+  GnuplotJob job;
+  job.title = "quoting";
+  const std::string label = "a `touch " + marker + "` @foo $0 it's";
+  job.script = "foo = 'MACRO'\nset title " + gnuplot_quote(label) + "\nplot x notitle\n";
+  const std::string svg = render_gnuplot_svg(job);
+  EXPECT_NE(svg.find("a `touch " + marker + "` @foo $0 it's"), std::string::npos);
+  EXPECT_EQ(svg.find("MACRO"), std::string::npos);
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "backquote command was executed";
+  std::remove(marker.c_str());
 }
 
 TEST(RenderGnuplot, BrokenScriptQuotesGnuplotMessageAndTitle) {
