@@ -52,8 +52,9 @@ TEST(ReportBuilder, MissingOrBrokenDataIsAnInputErrorAndWritesNothing) {
   write_file_atomic(dir / "bad/data/variants.json", "{\"schema\": \"attnlab.result\"");
   o.from_dir = dir / "bad";
   EXPECT_THROW(build_report(o), FormatError);
-  write_file_atomic(dir / "bad/data/variants.json",
-                    R"({"schema": "attnlab.result", "schema_version": 1, "kind": "ntk", "result": {}})");
+  write_file_atomic(
+      dir / "bad/data/variants.json",
+      R"({"schema": "attnlab.result", "schema_version": 1, "kind": "ntk", "result": {}})");
   EXPECT_THROW(build_report(o), FormatError);
   EXPECT_FALSE(fs::exists(dir / "out/index.html"));
 }

@@ -17,8 +17,8 @@ std::string render_gallery_section(const nlohmann::json& result) {
   const analysis::GalleryResult g = analysis::gallery_from_json(result);
   std::string body = paragraph(
       "Every attention variant of attnlab's operator library applied to the same " +
-      std::to_string(g.options.length) +
-      " synthetic tokens (a " + std::to_string(g.options.vocabulary) +
+      std::to_string(g.options.length) + " synthetic tokens (a " +
+      std::to_string(g.options.vocabulary) +
       "-word vocabulary, so repeated words attract each other, plus a slowly varying position "
       "code, so neighbours attract too). Each panel is an attention map: row i is query i, column "
       "j is key j, and the color is the weight α_ij on a log scale from 10⁻³ to 1. Gray cells are "
@@ -47,14 +47,19 @@ std::string render_gallery_section(const nlohmann::json& result) {
   std::vector<HeatmapPanel> soft, sparse, linear_pos;
   for (const auto& m : g.variants) {
     HeatmapPanel p{m.title, m.weights, {}, {}};
-    if (m.family == "softmax") soft.push_back(std::move(p));
-    else if (m.family == "sparse") sparse.push_back(std::move(p));
-    else if (m.id != "linearized") linear_pos.push_back(std::move(p));
+    if (m.family == "softmax")
+      soft.push_back(std::move(p));
+    else if (m.family == "sparse")
+      sparse.push_back(std::move(p));
+    else if (m.id != "linearized")
+      linear_pos.push_back(std::move(p));
   }
   common.title = "softmax family";
-  body += heatmap_grid(soft, common, "Softmax with every mask and bias mod (head 0 of 4 identical heads).");
+  body += heatmap_grid(soft, common,
+                       "Softmax with every mask and bias mod (head 0 of 4 identical heads).");
   common.title = "sparse normalizers";
-  body += heatmap_grid(sparse, common, "Sparse normalizers on the same logits: exact zeros appear.");
+  body +=
+      heatmap_grid(sparse, common, "Sparse normalizers on the same logits: exact zeros appear.");
   for (const auto& m : g.variants) {
     if (m.id != "linearized") continue;
     HeatmapOptions signed_opts;
@@ -67,8 +72,9 @@ std::string render_gallery_section(const nlohmann::json& result) {
     signed_opts.height = 330;
     std::vector<std::string> svgs{heatmap(m.weights, signed_opts)};
     for (auto& s : heatmap_panels(linear_pos, common)) svgs.push_back(std::move(s));
-    body += figure_grid(svgs, "Linear attention: the linearized (unnormalized, signed) map, and "
-                              "the normalized elu+1 and FAVOR+ maps on the weight scale above.");
+    body += figure_grid(svgs,
+                        "Linear attention: the linearized (unnormalized, signed) map, and "
+                        "the normalized elu+1 and FAVOR+ maps on the weight scale above.");
   }
 
   std::vector<std::vector<std::string>> rows;
