@@ -149,6 +149,7 @@ void run_attend(const AttendOptions& o) {
 
 }  // namespace
 
+namespace {
 void register_attend(CLI::App& app) {
   auto opts = std::make_shared<AttendOptions>();
   auto* cmd = app.add_subcommand(
@@ -192,5 +193,9 @@ void register_attend(CLI::App& app) {
   add_common_options(cmd, opts->common);
   cmd->callback([opts] { run_attend(*opts); });
 }
+
+}  // namespace
+
+static const CommandRegistrar registrar(10, register_attend);
 
 }  // namespace attnlab::cli

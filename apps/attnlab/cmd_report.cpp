@@ -6,6 +6,7 @@
 
 namespace attnlab::cli {
 
+namespace {
 void register_report(CLI::App& app) {
   struct Options {
     CommonOptions common;
@@ -39,5 +40,9 @@ void register_report(CLI::App& app) {
     std::printf("%s\n", summary.index_html.string().c_str());
   });
 }
+
+}  // namespace
+
+static const CommandRegistrar registrar(100, register_report);
 
 }  // namespace attnlab::cli

@@ -1,9 +1,9 @@
 // apps/attnlab/command.hpp — how a subcommand plugs into the attnlab CLI.
 //
 // Each subcommand lives in its own cmd_<name>.cpp and defines one registration function that
-// adds a CLI11 subcommand, its options, and a callback. Callbacks only parse, call the library
-// and write outputs; they throw attnlab errors, which main() maps to exit codes
-// (2 usage, 3 input/format, 4 numeric, 1 internal) with one line on stderr.
+// adds a CLI11 subcommand, its options, and a callback, registered with a CommandRegistrar.
+// Callbacks only parse, call the library and write outputs; they throw attnlab errors, which main()
+// maps to exit codes (2 usage, 3 input/format, 4 numeric, 1 internal) with one line on stderr.
 //
 // Every subcommand gets --seed, --threads and --json through add_common_options().
 #pragma once
@@ -35,8 +35,14 @@ RunInfo begin_run(const std::string& kind, const CommonOptions& opts);
 const std::vector<std::string>& command_line();
 void set_command_line(int argc, char** argv);
 
-// Registration functions, one per subcommand file.
-void register_attend(CLI::App& app);
-void register_report(CLI::App& app);
+// Self-registration: each cmd_<name>.cpp defines
+//   static const CommandRegistrar registrar(40, register_<name>);
+// and main() adds every registered subcommand in increasing `order` (the order of --help).
+using RegisterFn = void (*)(CLI::App& app);
+struct CommandRegistrar {
+  CommandRegistrar(int order, RegisterFn fn);
+};
+// Registered functions sorted by order.
+std::vector<RegisterFn> registered_commands();
 
 }  // namespace attnlab::cli

@@ -1,5 +1,7 @@
 #include "apps/attnlab/command.hpp"
 
+#include <algorithm>
+
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/threads.hpp"
 
@@ -13,6 +15,26 @@ std::vector<std::string>& argv_store() {
 
 const std::vector<std::string>& command_line() {
   return argv_store();
+}
+
+namespace {
+std::vector<std::pair<int, RegisterFn>>& registry() {
+  static std::vector<std::pair<int, RegisterFn>> r;
+  return r;
+}
+}  // namespace
+
+CommandRegistrar::CommandRegistrar(int order, RegisterFn fn) {
+  registry().emplace_back(order, fn);
+}
+
+std::vector<RegisterFn> registered_commands() {
+  auto r = registry();
+  std::stable_sort(r.begin(), r.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<RegisterFn> fns;
+  for (const auto& entry : r) fns.push_back(entry.second);
+  return fns;
 }
 
 void set_command_line(int argc, char** argv) {

@@ -11,8 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"attnlab: measure what attention mechanisms trade away", "attnlab"};
   app.require_subcommand(1);
   app.set_version_flag("--version", attnlab_version() + " (" + git_revision() + ")");
-  cli::register_attend(app);
-  cli::register_report(app);
+  for (cli::RegisterFn fn : cli::registered_commands()) fn(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
