@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "apps/attnlab/command.hpp"
+#include "attnlab/attention/attend.hpp"
 #include "attnlab/attention/reference_attention.hpp"
 #include "attnlab/attention/spec.hpp"
 #include "attnlab/core/atomic_file.hpp"
@@ -34,7 +35,38 @@ struct AttendOptions {
   std::vector<double> decay;
   bool alibi = false;
   Index topk = 0;
+  std::string kernel = "auto";
+  bool diagnostics = false;
+  Index block_q = 64, block_k = 256;
 };
+
+// Mean of the finite entries of one row of a [H, N] statistic.
+double finite_mean(const MatrixD& m, Index h) {
+  double sum = 0.0;
+  Index count = 0;
+  for (Index i = 0; i < m.cols(); ++i)
+    if (std::isfinite(m(h, i))) {
+      sum += m(h, i);
+      ++count;
+    }
+  return count ? sum / static_cast<double>(count) : std::nan("");
+}
+
+nlohmann::json per_head_summary(const attention::RowDiagnostics& d) {
+  nlohmann::json heads = nlohmann::json::array();
+  for (Index h = 0; h < d.heads(); ++h) {
+    heads.push_back({{"head", h},
+                     {"norm_entropy", finite_mean(d.norm_entropy, h)},
+                     {"entropy", finite_mean(d.entropy, h)},
+                     {"sink_mass", finite_mean(d.sink_mass, h)},
+                     {"max_weight", finite_mean(d.max_weight, h)},
+                     {"below_1pct_max", finite_mean(d.below_1pct_max, h)},
+                     {"wasted_share", finite_mean(d.wasted_share, h)},
+                     {"wasted_mass", finite_mean(d.wasted_mass, h)},
+                     {"top8_mass", finite_mean(d.top8_mass, h)}});
+  }
+  return heads;
+}
 
 struct LoadedOperand {
   Tensor3d values;  // [H, rows, cols]
@@ -117,28 +149,69 @@ void run_attend(const AttendOptions& o) {
                              " values (over 2^31); drop --weights-out or use smaller inputs"));
   }
 
-  attention::ReferenceForward fwd;
+  // Kernel choice: auto = fused fp32 for float32 inputs and supported specs (no weights wanted);
+  // float64 inputs stay on the fp64 reference unless --kernel fused asks for fp32.
+  attention::Kernel kernel = attention::parse_kernel(o.kernel);
+  const bool wants_weights = !o.weights_path.empty();
+  if (kernel == attention::Kernel::fused && wants_weights) {
+    throw UsageError(
+        "attend: --weights-out needs materialized weights; use --kernel reference or auto");
+  }
+  std::string why;
+  if (kernel == attention::Kernel::fused && !attention::fused_supports(spec, &why)) {
+    throw UsageError("attend: --kernel fused: " + why);
+  }
+  if (kernel == attention::Kernel::automatic) {
+    kernel = q.float32 && !wants_weights && attention::fused_supports(spec)
+                 ? attention::Kernel::fused
+                 : attention::Kernel::reference;
+  }
+  if (o.diagnostics && spec.normalizer == attention::Normalizer::none) {
+    throw UsageError(
+        "attend: --diagnostics needs a normalizer (weights of 'none' are not a distribution)");
+  }
+  Tensor3d out, weights;
+  attention::RowDiagnostics diag;
   {
     auto t = timings.scope("attention");
-    fwd = attention::attention_forward_reference(Q, K, V, spec);
+    if (kernel == attention::Kernel::fused) {
+      attention::AttendOptions ao;
+      ao.kernel = attention::Kernel::fused;
+      ao.diagnostics = o.diagnostics;
+      ao.fused.block_q = o.block_q;
+      ao.fused.block_k = o.block_k;
+      attention::AttendResult r =
+          attention::attend(Q.cast<float>(), K.cast<float>(), V.cast<float>(), spec, ao);
+      out = r.out.cast<double>();
+      diag = std::move(r.diagnostics);
+    } else {
+      attention::ReferenceForward fwd = attention::attention_forward_reference(Q, K, V, spec);
+      out = std::move(fwd.out);
+      if (o.diagnostics) diag = attention::row_diagnostics_reference(fwd);
+      weights = std::move(fwd.weights);
+    }
   }
-  for (Index i = 0; i < fwd.out.size(); ++i) {
-    if (!std::isfinite(fwd.out.data()[i])) {
+  for (Index i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out.data()[i])) {
       throw NumericError(
           str_cat("attend: non-finite output at flat index ", i, " (spec: ", spec.describe(), ")"));
     }
   }
 
   OutputSet outputs;
-  outputs.add(o.out_path, encode_like(fwd.out, q.was_2d, q.float32));
+  outputs.add(o.out_path, encode_like(out, q.was_2d, q.float32));
   if (!o.weights_path.empty()) {
-    outputs.add(o.weights_path, encode_like(fwd.weights, q.was_2d, q.float32));
+    outputs.add(o.weights_path, encode_like(weights, q.was_2d, q.float32));
   }
   if (!o.common.json_path.empty()) {
     nlohmann::json result;
     result["spec"] = spec.to_json();
     result["spec_text"] = spec.describe();
-    result["kernel"] = "reference";
+    result["kernel"] = std::string(attention::to_string(kernel));
+    if (kernel == attention::Kernel::fused) {
+      result["simd"] = attention::to_string(attention::best_simd_level());
+    }
+    if (o.diagnostics) result["heads"] = per_head_summary(diag);
     result["shapes"] = {{"H", H}, {"N", N}, {"M", M}, {"d", d}, {"dv", V.dim2()}};
     result["inputs"] = {{"q", o.q_path}, {"k", o.k_path}, {"v", o.v_path}};
     result["outputs"] = {{"out", o.out_path}, {"weights", o.weights_path}};
@@ -187,6 +260,18 @@ void register_attend(CLI::App& app) {
   cmd->add_flag("--alibi", opts->alibi,
                 "ALiBi bias -slope_h*|pos(i) - j|, slope_h = 2^(-8(h+1)/H)");
   cmd->add_option("--topk", opts->topk, "Keep the K largest logits of each row (after other mods)")
+      ->check(positive_number());
+  cmd->add_option("--kernel", opts->kernel,
+                  "auto (fused fp32 for float32 inputs when supported, else the fp64 reference) | "
+                  "fused | reference")
+      ->check(CLI::IsMember({"auto", "fused", "reference"}))
+      ->default_val("auto");
+  cmd->add_flag("--diagnostics", opts->diagnostics,
+                "Add per-head means of the row diagnostics (entropy, sink mass, sparsity, ...) "
+                "to the --json result (streamed by the fused kernel)");
+  cmd->add_option("--block-q", opts->block_q, "Fused kernel: query rows per task (default 64)")
+      ->check(positive_number());
+  cmd->add_option("--block-k", opts->block_k, "Fused kernel: keys per tile (default 256)")
       ->check(positive_number());
   cmd->add_option("--key-mask", opts->key_mask_path,
                   "Key padding mask NPY [M] of 0/1 (0 = padded key, never attended)");

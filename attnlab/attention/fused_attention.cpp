@@ -202,6 +202,7 @@ RowStats finish_diagnostics(const RowDiagState& st, float m, double l, Index vis
   r.wasted_mass = std::max(0.0, 1.0 - big_mass / l);
   for (float x : st.top8)
     if (x > kNegInf) r.top8_mass += std::exp2(static_cast<double>(x) - m) / l;
+  r.top8_mass = std::min(1.0, r.top8_mass);  // fp32 rounding can overshoot 1 by an ulp
   return r;
 }
 

@@ -198,6 +198,42 @@ TEST_F(AttendCli, ZeroTemperature) {
   expect_failure(a, 2, "--temperature");
 }
 
+TEST_F(AttendCli, FusedAndReferenceKernelsAgreeAndReportDiagnostics) {
+  const Tensor3f q = q_.cast<float>(), k = k_.cast<float>(), v = v_.cast<float>();
+  io::save_npy(dir_ / "qf.npy", q);
+  io::save_npy(dir_ / "kf.npy", k);
+  io::save_npy(dir_ / "vf.npy", v);
+  auto run = [&](const std::string& kernel, const std::string& out, const std::string& json) {
+    return run_cli({"attend", "--q", p("qf.npy"), "--k", p("kf.npy"), "--v", p("vf.npy"), "--out",
+                    p(out), "--causal", "--window", "3", "--kernel", kernel, "--diagnostics",
+                    "--json", p(json)});
+  };
+  ASSERT_EQ(run("auto", "fused.npy", "fused.json").exit_code, 0);
+  ASSERT_EQ(run("reference", "ref.npy", "ref.json").exit_code, 0);
+  const Tensor3d a = io::load_npy_tensor3(dir_ / "fused.npy", "fused"),
+                 b = io::load_npy_tensor3(dir_ / "ref.npy", "ref");
+  EXPECT_LT(testing::max_abs_diff(a, b), 1e-5);
+  const auto ja = nlohmann::json::parse(read_file(dir_ / "fused.json"));
+  const auto jb = nlohmann::json::parse(read_file(dir_ / "ref.json"));
+  EXPECT_EQ(ja["result"]["kernel"], "fused");
+  EXPECT_EQ(jb["result"]["kernel"], "reference");
+  for (int h = 0; h < 2; ++h)
+    for (const char* key : {"norm_entropy", "sink_mass", "max_weight", "top8_mass"})
+      EXPECT_NEAR(ja["result"]["heads"][h][key].get<double>(),
+                  jb["result"]["heads"][h][key].get<double>(), 1e-5)
+          << key;
+}
+
+TEST_F(AttendCli, FusedKernelRejectsWhatItCannotDo) {
+  auto a = base_args();
+  a.insert(a.end(), {"--kernel", "fused", "--normalizer", "sparsemax"});
+  expect_failure(a, 2, "sparsemax");
+  a = base_args();
+  a.insert(a.end(), {"--kernel", "fused", "--weights-out", p("w.npy")});
+  expect_failure(a, 2, "weights");
+  EXPECT_FALSE(fs::exists(dir_ / "w.npy"));
+}
+
 TEST_F(AttendCli, HelpListsEveryFlag) {
   const auto r = run_cli({"attend", "--help"});
   EXPECT_EQ(r.exit_code, 0);
