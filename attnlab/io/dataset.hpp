@@ -88,6 +88,8 @@ struct StudyData {
 };
 
 // Loads Fashion-MNIST or the user's x/y NPY files, keeps the requested classes, draws the subset.
+// User labels: classes default to the distinct label values, ascending, and class_names are the
+// label values as text ("0", "7", ...).
 // Without labels (x_path and no y_path) classes must be empty and n > 0 draws a seeded uniform
 // subset of rows.
 StudyData load_study_data(const DataOptions& options);
