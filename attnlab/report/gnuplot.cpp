@@ -1,5 +1,7 @@
 #include "attnlab/report/gnuplot.hpp"
 
+#include "attnlab/core/subprocess.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,8 +29,6 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace attnlab::report {
 namespace fs = std::filesystem;
 
@@ -36,29 +36,6 @@ namespace {
 
 constexpr const char* kNotFoundMessage =
     "gnuplot not found: install the Debian package gnuplot-nox (scripts/bootstrap.sh does it)";
-
-bool is_executable_file(const fs::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return false;
-  if (!S_ISREG(st.st_mode)) return false;
-  return ::access(p.c_str(), X_OK) == 0;
-}
-
-// Searches PATH for `name`; empty when not found.
-std::string search_path(const std::string& name) {
-  const char* env_path = std::getenv("PATH");
-  const std::string path = (env_path && *env_path) ? env_path : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    const std::string dir = path.substr(start, end - start);
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
-    if (is_executable_file(candidate)) return candidate.string();
-    start = end + 1;
-  }
-  return {};
-}
 
 bool valid_datablock_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -119,24 +96,6 @@ class PrivateTempDir {
   fs::path path_;
 };
 
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() { close(); }
-  FdCloser(const FdCloser&) = delete;
-  FdCloser& operator=(const FdCloser&) = delete;
-  int get() const { return fd_; }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-// The first `max_lines` non-blank lines of gnuplot's stderr, each indented, with the temp script
-// path replaced by "figure.gp" (the file is gone by the time anyone reads the message).
 std::string quote_stderr(std::string text, const std::string& script_path, int max_lines) {
   for (std::size_t pos; (pos = text.find(script_path)) != std::string::npos;) {
     text.replace(pos, script_path.size(), "figure.gp");
@@ -156,107 +115,6 @@ std::string quote_stderr(std::string text, const std::string& script_path, int m
   }
   if (out.empty()) out = "\n    (gnuplot printed nothing on stderr)";
   return out;
-}
-
-struct ProcessResult {
-  bool timed_out = false;
-  int status = 0;  // waitpid status
-  std::string output;
-};
-
-// Runs argv without a shell: stdin from /dev/null, stdout+stderr into a pipe we read back.
-ProcessResult run_process(const std::vector<std::string>& argv, double timeout_s,
-                          const std::string& title) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    throw Error(str_cat("render_gnuplot_svg: pipe2 failed for figure '", title,
-                        "': ", std::strerror(errno)));
-  }
-  FdCloser read_end(fds[0]), write_end(fds[1]);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
-
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    if (rc == ENOENT || rc == EACCES) {
-      throw GnuplotNotFoundError(
-          str_cat(kNotFoundMessage, "; cannot execute ", argv[0], ": ", std::strerror(rc)));
-    }
-    throw Error(str_cat("render_gnuplot_svg: cannot start ", argv[0], " for figure '", title,
-                        "': ", std::strerror(rc)));
-  }
-  write_end.close();
-
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(timeout_s));
-  auto ms_left = [&] {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    return static_cast<int>(std::max<long long>(0, std::min<long long>(left, 1 << 30)));
-  };
-
-  ProcessResult result;
-  constexpr std::size_t kMaxCaptured = 1 << 16;
-  bool eof = false;
-  while (!eof) {
-    const int wait_ms = ms_left();
-    if (wait_ms == 0) {
-      result.timed_out = true;
-      break;
-    }
-    pollfd pfd{read_end.get(), POLLIN, 0};
-    const int pr = ::poll(&pfd, 1, wait_ms);
-    if (pr < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (pr == 0) continue;  // deadline re-checked at the loop head
-    char buf[4096];
-    const ssize_t got = ::read(read_end.get(), buf, sizeof buf);
-    if (got < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      eof = true;
-    } else if (got == 0) {
-      eof = true;
-    } else if (result.output.size() < kMaxCaptured) {
-      result.output.append(buf, static_cast<std::size_t>(got));
-    }
-  }
-
-  // Output closed (or deadline): wait for exit, still honoring the deadline.
-  int sleep_us = 200;
-  while (true) {
-    int status = 0;
-    const pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) {
-      result.status = status;
-      break;
-    }
-    if (w < 0 && errno != EINTR) break;
-    if (result.timed_out || ms_left() == 0) {
-      result.timed_out = true;
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      result.status = status;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
-    sleep_us = std::min(sleep_us * 2, 20000);
-  }
-  return result;
 }
 
 void check_job(const GnuplotJob& job) {
@@ -499,16 +357,16 @@ std::string find_gnuplot() {
   if (env && *env) {
     const std::string name = env;
     if (name.find('/') != std::string::npos) {
-      if (is_executable_file(name)) return name;
+      if (!find_executable(name).empty()) return name;
       throw GnuplotNotFoundError(
           str_cat(kNotFoundMessage, "; ATTNLAB_GNUPLOT=", name, " is not an executable file"));
     }
-    std::string found = search_path(name);
+    std::string found = find_executable(name);
     if (!found.empty()) return found;
     throw GnuplotNotFoundError(
         str_cat(kNotFoundMessage, "; ATTNLAB_GNUPLOT=", name, " is not on PATH"));
   }
-  std::string found = search_path("gnuplot");
+  std::string found = find_executable("gnuplot");
   if (!found.empty()) return found;
   throw GnuplotNotFoundError(str_cat(kNotFoundMessage, "; no 'gnuplot' on PATH"));
 }
@@ -721,17 +579,29 @@ std::string render_gnuplot_svg(const GnuplotJob& job) {
     }
   }
 
-  const ProcessResult pr = run_process({exe, "-d", script_path.string()}, job.timeout_s, job.title);
+  ProcessOptions popts;
+  popts.timeout_s = job.timeout_s;
+  popts.max_output = std::size_t{1} << 16;
+  const ProcessResult pr = run_process({exe, "-d", script_path.string()}, popts);
+  const std::string output = pr.out + pr.err;
+  if (!pr.started) {
+    if (pr.start_errno == ENOENT || pr.start_errno == EACCES) {
+      throw GnuplotNotFoundError(
+          str_cat(kNotFoundMessage, "; cannot execute ", exe, ": ", std::strerror(pr.start_errno)));
+    }
+    throw Error(str_cat("render_gnuplot_svg: cannot start ", exe, " for figure '", job.title,
+                        "': ", std::strerror(pr.start_errno)));
+  }
   if (pr.timed_out) {
     throw Error(str_cat("render_gnuplot_svg: gnuplot (", exe, ") timed out after ", job.timeout_s,
                         " s on figure '", job.title,
-                        "'; its output:", quote_stderr(pr.output, script_path.string(), 8)));
+                        "'; its output:", quote_stderr(output, script_path.string(), 8)));
   }
-  if (!WIFEXITED(pr.status) || WEXITSTATUS(pr.status) != 0) {
-    const std::string how = WIFEXITED(pr.status) ? str_cat("exit status ", WEXITSTATUS(pr.status))
-                                                 : str_cat("signal ", WTERMSIG(pr.status));
+  if (pr.exit_code != 0) {
+    const std::string how =
+        pr.signal == 0 ? str_cat("exit status ", pr.exit_code) : str_cat("signal ", pr.signal);
     throw Error(str_cat("render_gnuplot_svg: gnuplot failed (", how, ") on figure '", job.title,
-                        "':", quote_stderr(pr.output, script_path.string(), 8)));
+                        "':", quote_stderr(output, script_path.string(), 8)));
   }
   std::string svg;
   {
@@ -745,7 +615,7 @@ std::string render_gnuplot_svg(const GnuplotJob& job) {
   if (svg.find("<svg") == std::string::npos || svg.find("</svg>") == std::string::npos) {
     throw Error(str_cat("render_gnuplot_svg: gnuplot wrote no SVG (", svg.size(),
                         " bytes) for figure '", job.title,
-                        "':", quote_stderr(pr.output, script_path.string(), 8)));
+                        "':", quote_stderr(output, script_path.string(), 8)));
   }
   const std::string prefix = job.id_prefix.empty() ? unique_id_prefix() : job.id_prefix;
   return make_svg_inlinable(svg, prefix, job.title);
