@@ -87,6 +87,32 @@ bool block_visible(const RowGeometry& g, Index i0, Index i1, Index b0, Index b1)
   return band || sinks;
 }
 
+// Columns [lo, hi) of key block [b0, b1) that rows [r0, r1) of a query block can see (band or
+// sinks), rounded out to whole vectors of L lanes; lo == hi when none.
+struct ColumnRange {
+  Index lo = 0, hi = 0;
+};
+
+ColumnRange visible_columns(const RowGeometry& g, Index i0, Index r0, Index r1, Index b0, Index b1,
+                            Index cols, Index L) {
+  Index lo = cols, hi = 0;
+  for (Index r = r0; r < r1; ++r) {
+    const Index i = i0 + r;
+    const Index blo = std::max(g.lo_i[i], b0), bhi = std::min(g.hi_i[i], b1);
+    if (blo < bhi) {
+      lo = std::min(lo, blo - b0);
+      hi = std::max(hi, bhi - b0);
+    }
+    const Index shi = std::min(g.sink_hi_i[i], b1);
+    if (shi > b0) {
+      lo = 0;
+      hi = std::max(hi, shi - b0);
+    }
+  }
+  if (hi <= lo) return {0, 0};
+  return {lo / L * L, std::min(cols, (hi + L - 1) / L * L)};
+}
+
 // Applies bias and masks to one score row s[0, cols) of key block [b0, b1), in the exp2 domain.
 template <class S>
 inline void apply_row_mods(float* s, Index cols, Index b0, Index b1, const RowGeometry& g, Index i,
@@ -147,10 +173,10 @@ struct RowDiagState {
 };
 
 template <class S>
-void collect_diagnostics(const float* s, Index cols, Index b0, float m_new, RowDiagState& st) {
+void collect_diagnostics(const float* s, Index cols, Index key0, float m_new, RowDiagState& st) {
   using V = typename S::V;
   constexpr int L = S::kLanes;
-  if (b0 == 0) st.sink_logit = s[0];
+  if (key0 == 0) st.sink_logit = s[0];  // s[c] is the logit of key key0 + c
   const V thr = S::set1(m_new - kLog2Hundred);
   const V top_thr_v = S::set1(st.top8[7]);
   for (Index c = 0; c < cols; c += L) {
@@ -281,50 +307,60 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
         const Index b0 = kb * Bc, b1 = std::min(M, b0 + Bc);
         if (!block_visible(geo, i0, i1, b0, b1)) continue;
         const Index cols = round_up(b1 - b0, L);
-        tiles::gemm_abt<S>(rows, cols, d, qs.data(), d, kt.data() + h * d * Mp + b0, Mp,
-                           tile.data(), Bc);
-        for (Index r = 0; r < rows; ++r) {
-          float* s = tile.data() + r * Bc;
-          const Index i = i0 + r;
-          apply_row_mods<S>(s, cols, b0, b1, geo, i, slope2, km, km.dirty[kb]);
-          V vmax = S::set1(kNegInf);
-          for (Index c = 0; c < cols; c += L) vmax = S::max(vmax, S::load(s + c));
-          const float m_old = row_max[r];
-          const float m_new = std::max(m_old, S::reduce_max(vmax));
-          if (m_new == kNegInf) {  // nothing visible yet: P = 0 for this block
-            std::fill(s, s + cols, 0.0f);
-            continue;
+        // Each group of register-tile rows computes only the columns its rows can see: causal
+        // diagonal blocks and window edges cost about what they keep.
+        for (Index g0 = 0; g0 < rows; g0 += tiles::kMaxRows) {
+          const Index g1 = std::min(rows, g0 + tiles::kMaxRows);
+          const ColumnRange cr = visible_columns(geo, i0, g0, g1, b0, b1, cols, L);
+          if (cr.hi <= cr.lo) continue;
+          const Index ncols = cr.hi - cr.lo, key0 = b0 + cr.lo;
+          tiles::gemm_abt<S>(g1 - g0, ncols, d, qs.data() + g0 * d, d,
+                             kt.data() + h * d * Mp + key0, Mp, tile.data() + g0 * Bc + cr.lo, Bc);
+          for (Index r = g0; r < g1; ++r) {
+            float* s = tile.data() + r * Bc + cr.lo;
+            const Index i = i0 + r;
+            apply_row_mods<S>(s, ncols, key0, std::min(b1, b0 + cr.hi), geo, i, slope2, km,
+                              km.dirty[kb]);
+            V vmax = S::set1(kNegInf);
+            for (Index c = 0; c < ncols; c += L) vmax = S::max(vmax, S::load(s + c));
+            const float m_old = row_max[r];
+            const float m_new = std::max(m_old, S::reduce_max(vmax));
+            if (m_new == kNegInf) {  // nothing visible yet: P = 0 for this block
+              std::fill(s, s + ncols, 0.0f);
+              continue;
+            }
+            if (opt.diagnostics) collect_diagnostics<S>(s, ncols, key0, m_new, diag[r]);
+            const float alpha = std::exp2(m_old - m_new);  // 0 when m_old = −∞
+            const V mv = S::set1(m_new);
+            V vsum = S::zero(), vent = S::zero();
+            const V floor = S::set1(-200.0f);
+            for (Index c = 0; c < ncols; c += L) {
+              const V x = S::sub(S::load(s + c), mv);
+              const V p = S::exp2(x);
+              vsum = S::add(vsum, p);
+              if (opt.diagnostics) vent = S::fma(p, S::max(x, floor), vent);
+              S::store(s + c, p);
+            }
+            const double l_old = row_sum[r];
+            row_sum[r] = l_old * alpha + S::reduce_add(vsum);
+            if (opt.diagnostics) {
+              auto& st = diag[r];
+              const double shifted =
+                  l_old > 0 ? alpha * (st.entropy_acc - static_cast<double>(m_new - m_old) * l_old)
+                            : 0.0;
+              st.entropy_acc = shifted + S::reduce_add(vent);
+            }
+            if (alpha != 1.0f) {
+              float* o = oacc.data() + r * dvp;
+              const V av = S::set1(alpha);
+              for (Index c = 0; c < dvp; c += L) S::store(o + c, S::mul(av, S::load(o + c)));
+            }
+            row_max[r] = m_new;
           }
-          if (opt.diagnostics) collect_diagnostics<S>(s, cols, b0, m_new, diag[r]);
-          const float alpha = std::exp2(m_old - m_new);  // 0 when m_old = −∞
-          const V mv = S::set1(m_new);
-          V vsum = S::zero(), vent = S::zero();
-          const V floor = S::set1(-200.0f);
-          for (Index c = 0; c < cols; c += L) {
-            const V x = S::sub(S::load(s + c), mv);
-            const V p = S::exp2(x);
-            vsum = S::add(vsum, p);
-            if (opt.diagnostics) vent = S::fma(p, S::max(x, floor), vent);
-            S::store(s + c, p);
-          }
-          const double l_old = row_sum[r];
-          row_sum[r] = l_old * alpha + S::reduce_add(vsum);
-          if (opt.diagnostics) {
-            auto& st = diag[r];
-            const double shifted =
-                l_old > 0 ? alpha * (st.entropy_acc - static_cast<double>(m_new - m_old) * l_old)
-                          : 0.0;
-            st.entropy_acc = shifted + S::reduce_add(vent);
-          }
-          if (alpha != 1.0f) {
-            float* o = oacc.data() + r * dvp;
-            const V av = S::set1(alpha);
-            for (Index c = 0; c < dvp; c += L) S::store(o + c, S::mul(av, S::load(o + c)));
-          }
-          row_max[r] = m_new;
+          tiles::gemm_ab_acc<S>(g1 - g0, dvp, ncols, tile.data() + g0 * Bc + cr.lo, Bc,
+                                vp.data() + (h * Mp + key0) * dvp, dvp, oacc.data() + g0 * dvp,
+                                dvp);
         }
-        tiles::gemm_ab_acc<S>(rows, dvp, cols, tile.data(), Bc, vp.data() + (h * Mp + b0) * dvp,
-                              dvp, oacc.data(), dvp);
       }
 
       for (Index r = 0; r < rows; ++r) {

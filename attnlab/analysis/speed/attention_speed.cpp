@@ -1,0 +1,343 @@
+#include "attnlab/analysis/speed/attention_speed.hpp"
+
+#include <unistd.h>
+#include <algorithm>
+#include <cmath>
+
+#include <filesystem>
+#include <limits>
+#include <sstream>
+
+#include "attnlab/attention/fused_attention.hpp"
+#include "attnlab/core/atomic_file.hpp"
+#include "attnlab/core/blas.hpp"
+#include "attnlab/core/error.hpp"
+#include "attnlab/core/memory.hpp"
+#include "attnlab/core/progress.hpp"
+#include "attnlab/core/result_json.hpp"
+#include "attnlab/core/rng.hpp"
+#include "attnlab/core/subprocess.hpp"
+#include "attnlab/core/threads.hpp"
+#include "attnlab/core/timer.hpp"
+
+namespace attnlab::analysis {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* kPeerScript =
+#include "peer_torch_attention.inc"
+    ;
+
+double case_gflop(const SpeedCase& c) {
+  double f = 4.0 * static_cast<double>(c.heads) * static_cast<double>(c.length) *
+             static_cast<double>(c.length) * static_cast<double>(c.dim);
+  if (c.causal) f *= 0.5;
+  if (c.backward) f *= 3.5;
+  return f / 1e9;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+Tensor3f random_f32(Index a, Index b, Index c, Rng& rng) {
+  Tensor3f t(a, b, c);
+  rng.fill_normal(t.data(), t.size());
+  return t;
+}
+
+struct Timed {
+  double ms = 0, extra_mib = kNaN;
+};
+
+// Median time of the fused kernel for one case; the warm-up run also measures peak memory.
+Timed time_fused(const SpeedCase& c, int repeats, std::uint64_t seed) {
+  Rng rng(seed);
+  const Tensor3f q = random_f32(c.heads, c.length, c.dim, rng);
+  const Tensor3f k = random_f32(c.heads, c.length, c.dim, rng);
+  const Tensor3f v = random_f32(c.heads, c.length, c.dim, rng);
+  const Tensor3f dout = random_f32(c.heads, c.length, c.dim, rng);
+  attention::AttentionSpec spec;
+  spec.causal = c.causal;
+  const double out_mib = static_cast<double>(c.heads * c.length * c.dim * 4) / (1 << 20);
+  Timed t;
+  std::vector<double> times;
+  for (int r = 0; r <= repeats; ++r) {
+    release_free_memory();
+    const std::uint64_t before = current_rss_bytes();
+    const bool peak = r == 0 && reset_peak_rss();
+    Timer timer;
+    auto f = attention::attention_forward_fused(q, k, v, spec);
+    if (c.backward) {
+      auto g = attention::attention_backward_fused(q, k, v, spec, f.out, f.lse, dout);
+    }
+    const double s = timer.seconds();
+    if (r == 0) {
+      if (peak) {
+        // Outputs: out (+ lse), and dq, dk, dv for the backward.
+        const double outputs = out_mib * (c.backward ? 4.0 : 1.0);
+        t.extra_mib = static_cast<double>(peak_rss_bytes() - before) / (1 << 20) - outputs;
+      }
+    } else {
+      times.push_back(s);
+    }
+  }
+  t.ms = 1e3 * median(times);
+  return t;
+}
+
+// Runs the embedded peer script; returns the JSON objects it printed, one per line.
+std::vector<nlohmann::json> run_peer(const SpeedOptions& o, const std::vector<SpeedCase>& cases,
+                                     std::string& status) {
+  std::vector<nlohmann::json> lines;
+  if (find_executable(o.python).empty()) {
+    status = str_cat(o.python, " not found (install python3-torch: scripts/bootstrap.sh --bench)");
+    return lines;
+  }
+  const auto script = std::filesystem::temp_directory_path() /
+                      str_cat("attnlab-peer-attention-", ::getpid(), ".py");
+  write_file_atomic(script, kPeerScript);
+  std::ostringstream spec;
+  for (const auto& c : cases)
+    spec << c.heads << "," << c.length << "," << c.dim << "," << c.causal << "," << c.backward
+         << ";";
+  ProcessOptions po;
+  po.timeout_s = o.peer_timeout_s;
+  const ProcessResult r = run_process(
+      {o.python, script.string(), "--cases", spec.str(), "--threads", std::to_string(num_threads()),
+       "--repeats", std::to_string(o.repeats), "--mem-limit-gb", str_cat(o.peer_memory_limit_gb)},
+      po);
+  std::error_code ec;
+  std::filesystem::remove(script, ec);
+  if (!r.started || r.exit_code != 0) {
+    status = str_cat("peer script failed (",
+                     r.timed_out ? "timed out" : "exit " + std::to_string(r.exit_code),
+                     "): ", r.err.substr(0, 300));
+    return lines;
+  }
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      lines.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception&) {
+      status = "peer printed something that is not JSON: " + line.substr(0, 120);
+      return {};
+    }
+  }
+  return lines;
+}
+
+double num(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : kNaN;
+}
+
+}  // namespace
+
+double measure_sgemm_gflops(Index n, int repeats) {
+  AlignedVector<float> a(static_cast<std::size_t>(n * n)), b(a.size()), c(a.size());
+  Rng rng(1);
+  rng.fill_uniform(a.data(), n * n, -1, 1);
+  rng.fill_uniform(b.data(), n * n, -1, 1);
+  std::vector<double> times;
+  for (int r = 0; r <= repeats; ++r) {
+    Timer t;
+    gemm(Trans::no, Trans::no, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    if (r > 0) times.push_back(t.seconds());
+  }
+  return 2.0 * static_cast<double>(n) * n * n / median(times) / 1e9;
+}
+
+SpeedResult run_attention_speed(const SpeedOptions& o) {
+  if (o.repeats < 1)
+    throw UsageError(str_cat("attention speed: repeats must be >= 1, got ", o.repeats));
+  for (Index n : o.lengths)
+    if (n < 1) throw UsageError(str_cat("attention speed: lengths must be >= 1, got ", n));
+  for (Index d : o.dims)
+    if (d < 1) throw UsageError(str_cat("attention speed: dims must be >= 1, got ", d));
+  SpeedResult res;
+  res.machine = str_cat(cpu_model(), ", ", hardware_threads(), " hardware threads");
+  res.threads = num_threads();
+  res.simd = attention::to_string(attention::best_simd_level());
+  std::vector<SpeedCase> cases;
+  for (Index d : o.dims)
+    for (Index n : o.lengths)
+      for (bool causal : o.causal) {
+        if (o.forward) cases.push_back({o.heads, n, d, causal, false});
+        if (o.backward) cases.push_back({o.heads, n, d, causal, true});
+      }
+  Progress bar("attention speed", static_cast<std::int64_t>(cases.size()) + 2);
+  res.sgemm_gflops = measure_sgemm_gflops(2048, std::max(2, o.repeats));
+  bar.advance();
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    SpeedRow row;
+    row.c = cases[i];
+    row.gflop = case_gflop(row.c);
+    const Timed t = time_fused(row.c, o.repeats, o.seed + i);
+    row.attnlab_ms = t.ms;
+    row.attnlab_gflops = row.gflop / (t.ms / 1e3);
+    row.attnlab_extra_mib = t.extra_mib;
+    row.peer_status = "not run";
+    row.peer_ms = row.peer_gflops = row.peer_extra_mib = kNaN;
+    res.rows.push_back(row);
+    bar.advance();
+  }
+  if (o.memory_probe_length > 0) {
+    SpeedCase probe{1, o.memory_probe_length, 64, false, false};
+    const Timed t = time_fused(probe, 1, o.seed + 999);
+    res.probe_length = probe.length;
+    res.probe_io_mib = 4.0 * static_cast<double>(probe.length * 64 * 4) / (1 << 20);
+    res.probe_extra_mib = t.extra_mib;
+    res.probe_ms = t.ms;
+  }
+  bar.advance();
+  if (o.run_peer) {
+    std::string status;
+    const auto lines = run_peer(o, cases, status);
+    for (const auto& j : lines) {
+      const std::string st = j.value("status", "");
+      if (st == "info") {
+        res.peer = j.value("peer", "PyTorch");
+        res.peer_available = true;
+        continue;
+      }
+      if (st == "unavailable") {
+        status = j.value("note", "peer unavailable");
+        continue;
+      }
+      for (auto& row : res.rows) {
+        if (row.c.heads == j.value("H", -1) && row.c.length == j.value("N", -1) &&
+            row.c.dim == j.value("d", -1) && row.c.causal == j.value("causal", false) &&
+            row.c.backward == j.value("backward", false)) {
+          row.peer_status = st;
+          row.peer_note = j.value("note", "");
+          if (st == "ok") {
+            row.peer_ms = 1e3 * num(j, "seconds");
+            row.peer_gflops = num(j, "gflops");
+            row.peer_extra_mib = num(j, "extra_mib");
+          }
+        }
+      }
+    }
+    if (!res.peer_available) res.peer = status.empty() ? "peer unavailable" : status;
+  } else {
+    res.peer = "peer not run";
+  }
+  bar.finish();
+  return res;
+}
+
+void print_speed_table(const SpeedResult& r, std::FILE* out) {
+  std::fprintf(out, "machine: %s; %d threads; fused kernel ISA %s\n", r.machine.c_str(), r.threads,
+               r.simd.c_str());
+  std::fprintf(out, "ceiling: OpenBLAS sgemm 2048^3 = %.1f GFLOP/s; peer: %s\n", r.sgemm_gflops,
+               r.peer.c_str());
+  std::fprintf(out, "%6s %4s %6s %8s | %10s %8s %7s %9s | %10s %8s %9s | %8s\n", "N", "d", "causal",
+               "pass", "attnlab ms", "GFLOP/s", "%sgemm", "extra MiB", "peer ms", "GFLOP/s",
+               "extra MiB", "speedup");
+  for (const auto& row : r.rows) {
+    const bool ok = row.peer_status == "ok";
+    std::fprintf(out, "%6lld %4lld %6s %8s | %10.2f %8.1f %6.0f%% %9.1f | ",
+                 static_cast<long long>(row.c.length), static_cast<long long>(row.c.dim),
+                 row.c.causal ? "yes" : "no", row.c.backward ? "fwd+bwd" : "fwd", row.attnlab_ms,
+                 row.attnlab_gflops, 100.0 * row.attnlab_gflops / r.sgemm_gflops,
+                 row.attnlab_extra_mib);
+    if (ok) {
+      std::fprintf(out, "%10.2f %8.1f %9.1f | %7.2fx\n", row.peer_ms, row.peer_gflops,
+                   row.peer_extra_mib, row.peer_ms / row.attnlab_ms);
+    } else {
+      std::fprintf(out, "%10s %8s %9s | %8s  %s\n", "-", "-", "-", "-",
+                   row.peer_note.empty() ? row.peer_status.c_str() : row.peer_note.c_str());
+    }
+  }
+  // Causal speedup per (N, d, pass): non-causal time / causal time.
+  for (const auto& a : r.rows) {
+    if (a.c.causal) continue;
+    for (const auto& b : r.rows)
+      if (b.c.causal && b.c.length == a.c.length && b.c.dim == a.c.dim &&
+          b.c.backward == a.c.backward)
+        std::fprintf(out, "causal speedup N=%lld d=%lld %s: %.2fx\n",
+                     static_cast<long long>(a.c.length), static_cast<long long>(a.c.dim),
+                     a.c.backward ? "fwd+bwd" : "fwd", a.attnlab_ms / b.attnlab_ms);
+  }
+  if (r.probe_length > 0) {
+    std::fprintf(
+        out,
+        "memory probe: N=%lld d=64 H=1 forward: q,k,v,out = %.1f MiB; peak RSS beyond them "
+        "= %.1f MiB (%.0f ms)\n",
+        static_cast<long long>(r.probe_length), r.probe_io_mib, r.probe_extra_mib, r.probe_ms);
+  }
+}
+
+nlohmann::json to_json(const SpeedResult& r) {
+  nlohmann::json j;
+  j["machine"] = r.machine;
+  j["threads"] = r.threads;
+  j["simd"] = r.simd;
+  j["sgemm_gflops"] = r.sgemm_gflops;
+  j["peer"] = r.peer;
+  j["peer_available"] = r.peer_available;
+  j["probe"] = {{"length", r.probe_length},
+                {"io_mib", r.probe_io_mib},
+                {"extra_mib", r.probe_extra_mib},
+                {"ms", r.probe_ms}};
+  j["rows"] = nlohmann::json::array();
+  for (const auto& row : r.rows) {
+    j["rows"].push_back({{"H", row.c.heads},
+                         {"N", row.c.length},
+                         {"d", row.c.dim},
+                         {"causal", row.c.causal},
+                         {"backward", row.c.backward},
+                         {"gflop", row.gflop},
+                         {"attnlab_ms", row.attnlab_ms},
+                         {"attnlab_gflops", row.attnlab_gflops},
+                         {"attnlab_extra_mib", row.attnlab_extra_mib},
+                         {"peer_status", row.peer_status},
+                         {"peer_note", row.peer_note},
+                         {"peer_ms", row.peer_ms},
+                         {"peer_gflops", row.peer_gflops},
+                         {"peer_extra_mib", row.peer_extra_mib}});
+  }
+  return j;
+}
+
+SpeedResult speed_from_json(const nlohmann::json& j) {
+  SpeedResult r;
+  auto num_or_nan = [](const nlohmann::json& v) { return v.is_null() ? kNaN : v.get<double>(); };
+  try {
+    r.machine = j.at("machine").get<std::string>();
+    r.threads = j.at("threads").get<int>();
+    r.simd = j.at("simd").get<std::string>();
+    r.sgemm_gflops = num_or_nan(j.at("sgemm_gflops"));
+    r.peer = j.at("peer").get<std::string>();
+    r.peer_available = j.at("peer_available").get<bool>();
+    const auto& p = j.at("probe");
+    r.probe_length = p.at("length").get<Index>();
+    r.probe_io_mib = num_or_nan(p.at("io_mib"));
+    r.probe_extra_mib = num_or_nan(p.at("extra_mib"));
+    r.probe_ms = num_or_nan(p.at("ms"));
+    for (const auto& x : j.at("rows")) {
+      SpeedRow row;
+      row.c = {x.at("H").get<Index>(), x.at("N").get<Index>(), x.at("d").get<Index>(),
+               x.at("causal").get<bool>(), x.at("backward").get<bool>()};
+      row.gflop = num_or_nan(x.at("gflop"));
+      row.attnlab_ms = num_or_nan(x.at("attnlab_ms"));
+      row.attnlab_gflops = num_or_nan(x.at("attnlab_gflops"));
+      row.attnlab_extra_mib = num_or_nan(x.at("attnlab_extra_mib"));
+      row.peer_status = x.at("peer_status").get<std::string>();
+      row.peer_note = x.at("peer_note").get<std::string>();
+      row.peer_ms = num_or_nan(x.at("peer_ms"));
+      row.peer_gflops = num_or_nan(x.at("peer_gflops"));
+      row.peer_extra_mib = num_or_nan(x.at("peer_extra_mib"));
+      r.rows.push_back(row);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(str_cat("attention speed JSON: ", e.what()));
+  }
+  return r;
+}
+
+}  // namespace attnlab::analysis

@@ -1,0 +1,85 @@
+// attnlab/analysis/speed/attention_speed.hpp — fused attention speed and memory vs a named peer.
+//
+// Measures, in one run on this machine: the fused fp32 kernel (forward, and forward + backward)
+// over a grid of shapes, OpenBLAS sgemm GFLOP/s as the practical compute ceiling, and — when
+// /usr/bin/python3 can import torch (Debian python3-torch, scripts/bootstrap.sh --bench) — the
+// PyTorch composite softmax(QKᵀ/√d)V on the same shapes and thread count, by running the peer
+// script bench/attention/peer_torch.py (embedded into the binary).
+//
+// Conventions (FlashAttention benchmarks): forward FLOPs = 4·H·N·M·d, halved when causal;
+// forward + backward = 3.5 × forward. Times are medians over `repeats` runs after one warm-up.
+// extra memory = peak RSS during one call − RSS before it − bytes of the call's outputs, read
+// from /proc (core/memory.hpp); NaN when the kernel forbids resetting the peak.
+//
+// Usage:
+//   SpeedOptions o;  o.lengths = {1024, 4096};  SpeedResult r = run_attention_speed(o);
+//   print_speed_table(r, stdout);   nlohmann::json j = to_json(r);
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "attnlab/core/tensor.hpp"
+
+namespace attnlab::analysis {
+
+struct SpeedCase {
+  Index heads = 8, length = 1024, dim = 64;
+  bool causal = false;
+  bool backward = false;  // forward + backward
+};
+
+struct SpeedRow {
+  SpeedCase c;
+  double gflop = 0;  // work of one call (FA convention)
+  double attnlab_ms = 0, attnlab_gflops = 0, attnlab_extra_mib = 0;
+  std::string peer_status;  // "ok", "skipped", "unavailable", "not run"
+  std::string peer_note;
+  double peer_ms = 0, peer_gflops = 0, peer_extra_mib = 0;  // NaN unless peer_status == "ok"
+};
+
+struct SpeedOptions {
+  std::vector<Index> lengths = {512, 1024, 2048, 4096, 8192, 16384};
+  std::vector<Index> dims = {64, 128};
+  Index heads = 8;
+  std::vector<bool> causal = {false, true};
+  bool forward = true;
+  bool backward = true;
+  int repeats = 3;
+  bool run_peer = true;
+  std::string python = "/usr/bin/python3";
+  double peer_memory_limit_gb = 8.0;
+  double peer_timeout_s = 1800.0;
+  // Memory check at long context: forward at this length (0 = skip), H = 1, d = 64.
+  Index memory_probe_length = 65536;
+  std::uint64_t seed = 0;
+};
+
+struct SpeedResult {
+  std::string machine;  // CPU model and hardware threads
+  int threads = 1;
+  std::string simd;         // ISA of the fused kernel
+  double sgemm_gflops = 0;  // OpenBLAS sgemm, 2048³, same thread count
+  std::string peer;         // e.g. "PyTorch 1.13.0a0 composite", or why there is none
+  bool peer_available = false;
+  std::vector<SpeedRow> rows;
+  // Long-context memory probe (forward, H = 1, d = 64).
+  Index probe_length = 0;
+  double probe_io_mib = 0;     // q, k, v, out
+  double probe_extra_mib = 0;  // peak RSS beyond q, k, v, out and the process before the call
+  double probe_ms = 0;
+};
+
+SpeedResult run_attention_speed(const SpeedOptions& options);
+double measure_sgemm_gflops(Index n, int repeats);
+
+// The comparison table as text (what `attnlab bench attention` and `make bench` print).
+void print_speed_table(const SpeedResult& result, std::FILE* out);
+
+nlohmann::json to_json(const SpeedResult& result);
+SpeedResult speed_from_json(const nlohmann::json& j);
+
+}  // namespace attnlab::analysis
