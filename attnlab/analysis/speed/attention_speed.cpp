@@ -28,13 +28,17 @@ constexpr const char* kPeerScript =
 #include "peer_torch_attention.inc"
     ;
 
-double case_gflop(const SpeedCase& c) {
+}  // namespace
+
+double speed_case_gflop(const SpeedCase& c) {
   double f = 4.0 * static_cast<double>(c.heads) * static_cast<double>(c.length) *
              static_cast<double>(c.length) * static_cast<double>(c.dim);
   if (c.causal) f *= 0.5;
   if (c.backward) f *= 3.5;
   return f / 1e9;
 }
+
+namespace {
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -175,7 +179,7 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
   for (std::size_t i = 0; i < cases.size(); ++i) {
     SpeedRow row;
     row.c = cases[i];
-    row.gflop = case_gflop(row.c);
+    row.gflop = speed_case_gflop(row.c);
     const Timed t = time_fused(row.c, o.repeats, o.seed + i);
     row.attnlab_ms = t.ms;
     row.attnlab_gflops = row.gflop / (t.ms / 1e3);
@@ -195,39 +199,45 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
   }
   bar.advance();
   if (o.run_peer) {
-    std::string status;
-    const auto lines = run_peer(o, cases, status);
-    for (const auto& j : lines) {
-      const std::string st = j.value("status", "");
-      if (st == "info") {
-        res.peer = j.value("peer", "PyTorch");
-        res.peer_available = true;
-        continue;
-      }
-      if (st == "unavailable") {
-        status = j.value("note", "peer unavailable");
-        continue;
-      }
-      for (auto& row : res.rows) {
-        if (row.c.heads == j.value("H", -1) && row.c.length == j.value("N", -1) &&
-            row.c.dim == j.value("d", -1) && row.c.causal == j.value("causal", false) &&
-            row.c.backward == j.value("backward", false)) {
-          row.peer_status = st;
-          row.peer_note = j.value("note", "");
-          if (st == "ok") {
-            row.peer_ms = 1e3 * num(j, "seconds");
-            row.peer_gflops = num(j, "gflops");
-            row.peer_extra_mib = num(j, "extra_mib");
-          }
-        }
-      }
-    }
-    if (!res.peer_available) res.peer = status.empty() ? "peer unavailable" : status;
+    attach_attention_peer(res, o);
   } else {
     res.peer = "peer not run";
   }
   bar.finish();
   return res;
+}
+
+void attach_attention_peer(SpeedResult& res, const SpeedOptions& o) {
+  std::vector<SpeedCase> cases;
+  for (const auto& row : res.rows) cases.push_back(row.c);
+  std::string status;
+  const auto lines = run_peer(o, cases, status);
+  for (const auto& j : lines) {
+    const std::string st = j.value("status", "");
+    if (st == "info") {
+      res.peer = j.value("peer", "PyTorch");
+      res.peer_available = true;
+      continue;
+    }
+    if (st == "unavailable") {
+      status = j.value("note", "peer unavailable");
+      continue;
+    }
+    for (auto& row : res.rows) {
+      if (row.c.heads == j.value("H", -1) && row.c.length == j.value("N", -1) &&
+          row.c.dim == j.value("d", -1) && row.c.causal == j.value("causal", false) &&
+          row.c.backward == j.value("backward", false)) {
+        row.peer_status = st;
+        row.peer_note = j.value("note", "");
+        if (st == "ok") {
+          row.peer_ms = 1e3 * num(j, "seconds");
+          row.peer_gflops = num(j, "gflops");
+          row.peer_extra_mib = num(j, "extra_mib");
+        }
+      }
+    }
+  }
+  if (!res.peer_available) res.peer = status.empty() ? "peer unavailable" : status;
 }
 
 void print_speed_table(const SpeedResult& r, std::FILE* out) {

@@ -74,6 +74,11 @@ struct SpeedResult {
 };
 
 SpeedResult run_attention_speed(const SpeedOptions& options);
+// Runs the PyTorch peer for every row of `result` and fills its peer columns and `peer`
+// (used by run_attention_speed and by bench/attention/attention_bench.cpp).
+void attach_attention_peer(SpeedResult& result, const SpeedOptions& options);
+// FLOPs of one call in GFLOP (FA convention above).
+double speed_case_gflop(const SpeedCase& c);
 double measure_sgemm_gflops(Index n, int repeats);
 
 // The comparison table as text (what `attnlab bench attention` and `make bench` print).
