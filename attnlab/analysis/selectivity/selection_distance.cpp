@@ -1,0 +1,276 @@
+#include "attnlab/analysis/selectivity/selection_distance.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "attnlab/core/blas.hpp"
+#include "attnlab/core/error.hpp"
+
+namespace attnlab::analysis::selectivity {
+namespace {
+
+constexpr Index kDrawBlock = 64;
+
+void check_row(const char* fn, const SelectionRow& row) {
+  const Index L = row.length();
+  if (row.x.rows() != L || static_cast<Index>(row.x_sq_norms.size()) != L ||
+      static_cast<Index>(row.order.size()) != L) {
+    throw Error(str_cat(fn, ": row pieces disagree: ", L, " weights, x [", row.x.rows(), ", ",
+                        row.x.cols(), "], ", row.x_sq_norms.size(), " norms, ", row.order.size(),
+                        " order entries"));
+  }
+}
+
+void check_count(const char* fn, Index count, Index length) {
+  if (count < 1 || count >= length) {
+    throw UsageError(str_cat(fn, ": N must be in [1, L − 1] = [1, ", length - 1, "], got N=", count,
+                             " (L=", length, ")"));
+  }
+}
+
+void ensure_rows(MatrixD& m, Index rows, Index cols) {
+  if (m.rows() < rows || m.cols() != cols) m.resize(std::max(rows, m.rows()), cols);
+}
+
+// o = Σ_j α_j x_j and α_j²‖x_j‖² for every key; returns max_j α_j²‖x_j‖².
+double prepare_row(const SelectionRow& row, SelectionWorkspace& ws) {
+  const Index L = row.length();
+  const Eigen::Map<const VectorD> alpha(row.weights.data(), L);
+  ws.output.noalias() = row.x.transpose() * alpha;  // [dx]
+  ws.a2n.resize(static_cast<std::size_t>(L));
+  double max_a2n = 0.0;
+  for (Index j = 0; j < L; ++j) {
+    const double a = row.weights[static_cast<std::size_t>(j)];
+    ws.a2n[static_cast<std::size_t>(j)] = a * a * row.x_sq_norms[static_cast<std::size_t>(j)];
+    max_a2n = std::max(max_a2n, ws.a2n[static_cast<std::size_t>(j)]);
+  }
+  return max_a2n;
+}
+
+// ‖α_j x_j − s‖² computed directly in dx dimensions.
+double direct_sq_distance(const SelectionRow& row, Index j, const double* s) {
+  const double a = row.weights[static_cast<std::size_t>(j)];
+  const double* xj = row.x.data() + j * row.x.cols();
+  double acc = 0.0;
+  for (Index c = 0; c < row.x.cols(); ++c) {
+    const double diff = a * xj[c] - s[c];
+    acc += diff * diff;
+  }
+  return acc;
+}
+
+// Σ_j sqrt(max(0, α_j²‖x_j‖² − 2 α_j p_j + ss)) over all keys.
+double expanded_distance_total(const std::vector<double>& a2n, std::span<const double> alpha,
+                               const double* p, double ss, Index L) {
+  double total = 0.0;
+  for (Index j = 0; j < L; ++j) {
+    const double d2 =
+        a2n[static_cast<std::size_t>(j)] - 2.0 * alpha[static_cast<std::size_t>(j)] * p[j] + ss;
+    total += std::sqrt(std::max(d2, 0.0));
+  }
+  return total;
+}
+
+}  // namespace
+
+std::string_view to_string(DistanceForm form) {
+  return form == DistanceForm::sum ? "sum" : "norm";
+}
+
+DistanceForm parse_distance_form(std::string_view name) {
+  if (name == "sum") return DistanceForm::sum;
+  if (name == "norm") return DistanceForm::norm;
+  throw UsageError(str_cat("selectivity: distance form must be 'sum' or 'norm', got '", name, "'"));
+}
+
+void top_n_profile(const SelectionRow& row, std::span<const Index> counts, SelectionWorkspace& ws,
+                   std::span<TopNPoint> out) {
+  check_row("top_n_profile", row);
+  const Index L = row.length(), dx = row.x.cols();
+  const auto k = static_cast<Index>(counts.size());
+  if (out.size() != counts.size()) {
+    throw Error(str_cat("top_n_profile: ", counts.size(), " counts but ", out.size(), " outputs"));
+  }
+  if (k == 0) return;
+  for (Index c : counts) check_count("top_n_profile", c, L);
+  const double max_a2n = prepare_row(row, ws);
+  ws.rank.resize(static_cast<std::size_t>(L));
+  for (Index t = 0; t < L; ++t) ws.rank[static_cast<std::size_t>(row.order[t])] = t;
+
+  // Contexts s_N for every requested N, accumulated along the order (ascending N).
+  std::vector<Index> by_count(static_cast<std::size_t>(k));
+  std::iota(by_count.begin(), by_count.end(), Index{0});
+  std::sort(by_count.begin(), by_count.end(),
+            [&](Index a, Index b) { return counts[a] < counts[b]; });
+  ensure_rows(ws.sets, k, dx);
+  ws.tmp.setZero(dx);
+  double mass = 0.0;
+  Index t = 0;
+  for (Index pos : by_count) {
+    const Index n = counts[pos];
+    for (; t < n; ++t) {
+      const Index i = row.order[t];
+      const double a = row.weights[static_cast<std::size_t>(i)];
+      ws.tmp.noalias() += a * row.x.row(i).transpose();
+      mass += a;
+    }
+    ws.sets.row(pos) = ws.tmp.transpose();
+    out[pos].count = n;
+    out[pos].mass = mass;
+  }
+  // P = S Xᵀ: [k, L].
+  ensure_rows(ws.products, k, L);
+  gemm(Trans::no, Trans::yes, k, L, dx, 1.0, ws.sets.data(), dx, row.x.data(), dx, 0.0,
+       ws.products.data(), L);
+
+  for (Index pos = 0; pos < k; ++pos) {
+    const Index n = counts[pos];
+    const double* s = ws.sets.row(pos).data();
+    const double* p = ws.products.row(pos).data();
+    const double ss = ws.sets.row(pos).squaredNorm();
+    double sum = 0.0, min2 = std::numeric_limits<double>::infinity();
+    for (Index j = 0; j < L; ++j) {
+      if (ws.rank[static_cast<std::size_t>(j)] < n) continue;
+      const double d2 = std::max(ws.a2n[static_cast<std::size_t>(j)] -
+                                     2.0 * row.weights[static_cast<std::size_t>(j)] * p[j] + ss,
+                                 0.0);
+      sum += std::sqrt(d2);
+      min2 = std::min(min2, d2);
+    }
+    // Exact r: recompute directly every key whose expanded value could be the minimum.
+    const double tol = 1e-14 * static_cast<double>(dx + 16) * (max_a2n + ss);
+    double r2 = std::numeric_limits<double>::infinity();
+    for (Index j = 0; j < L; ++j) {
+      if (ws.rank[static_cast<std::size_t>(j)] < n) continue;
+      const double d2 = ws.a2n[static_cast<std::size_t>(j)] -
+                        2.0 * row.weights[static_cast<std::size_t>(j)] * p[j] + ss;
+      if (d2 <= min2 + 2.0 * tol) r2 = std::min(r2, direct_sq_distance(row, j, s));
+    }
+    Index separable = 0;
+    for (Index q = 0; q < n; ++q) {
+      if (direct_sq_distance(row, row.order[q], s) < r2) ++separable;
+    }
+    out[pos].distance_sum = sum;
+    out[pos].distance_norm = (ws.output - 2.0 * ws.sets.row(pos).transpose()).norm();
+    out[pos].radius = std::sqrt(r2);
+    out[pos].separable = separable;
+  }
+}
+
+RandomBaseline random_subset_distance(const SelectionRow& row, Index count, Index draws,
+                                      bool need_sum, Rng& rng, SelectionWorkspace& ws) {
+  check_row("random_subset_distance", row);
+  const Index L = row.length(), dx = row.x.cols();
+  check_count("random_subset_distance", count, L);
+  if (draws < 1) {
+    throw UsageError(str_cat("random_subset_distance: draws must be >= 1, got ", draws));
+  }
+  prepare_row(row, ws);
+  // Draw the smaller of the set and its complement; both are uniform when the other is.
+  const bool complement = L - count < count;
+  const Index k = complement ? L - count : count;
+  ws.perm.resize(static_cast<std::size_t>(L));
+  std::iota(ws.perm.begin(), ws.perm.end(), Index{0});
+  const Index block = std::min(draws, kDrawBlock);
+  ensure_rows(ws.sets, block, dx);
+  ws.chosen.resize(static_cast<std::size_t>(block * k));
+  double sum_total = 0.0, norm_total = 0.0;
+  for (Index start = 0; start < draws; start += block) {
+    const Index nb = std::min(block, draws - start);
+    for (Index b = 0; b < nb; ++b) {
+      Index* chosen = ws.chosen.data() + b * k;
+      ws.tmp.setZero(dx);
+      for (Index t = 0; t < k; ++t) {
+        const Index r = t + static_cast<Index>(rng.uniform_int(static_cast<std::uint64_t>(L - t)));
+        std::swap(ws.perm[static_cast<std::size_t>(t)], ws.perm[static_cast<std::size_t>(r)]);
+        const Index j = ws.perm[static_cast<std::size_t>(t)];
+        chosen[t] = j;
+        ws.tmp.noalias() += row.weights[static_cast<std::size_t>(j)] * row.x.row(j).transpose();
+      }
+      if (complement) ws.tmp = ws.output - ws.tmp;  // s = o − Σ_{j∈C} α_j x_j
+      ws.sets.row(b) = ws.tmp.transpose();
+      norm_total += (ws.output - 2.0 * ws.tmp).norm();
+      if (need_sum && complement) {
+        // The non-selected keys are exactly the drawn complement: sum directly.
+        for (Index t = 0; t < k; ++t)
+          sum_total += std::sqrt(direct_sq_distance(row, chosen[t], ws.tmp.data()));
+      }
+    }
+    if (need_sum && !complement) {
+      ensure_rows(ws.products, nb, L);
+      gemm(Trans::no, Trans::yes, nb, L, dx, 1.0, ws.sets.data(), dx, row.x.data(), dx, 0.0,
+           ws.products.data(), L);
+      for (Index b = 0; b < nb; ++b) {
+        const double* p = ws.products.row(b).data();
+        const double ss = ws.sets.row(b).squaredNorm();
+        double total = expanded_distance_total(ws.a2n, row.weights, p, ss, L);
+        const Index* chosen = ws.chosen.data() + b * k;
+        for (Index t = 0; t < k; ++t) {
+          const Index j = chosen[t];
+          const double d2 = ws.a2n[static_cast<std::size_t>(j)] -
+                            2.0 * row.weights[static_cast<std::size_t>(j)] * p[j] + ss;
+          total -= std::sqrt(std::max(d2, 0.0));
+        }
+        sum_total += total;
+      }
+    }
+  }
+  RandomBaseline rb;
+  rb.draws = draws;
+  rb.distance_norm = norm_total / static_cast<double>(draws);
+  rb.distance_sum = need_sum ? sum_total / static_cast<double>(draws) : 0.0;
+  return rb;
+}
+
+double subset_distance_reference(const SelectionRow& row, std::span<const Index> subset,
+                                 DistanceForm form) {
+  check_row("subset_distance_reference", row);
+  const Index L = row.length(), dx = row.x.cols();
+  std::vector<char> in(static_cast<std::size_t>(L), 0);
+  VectorD s = VectorD::Zero(dx), rest = VectorD::Zero(dx);
+  for (Index i : subset) {
+    in[static_cast<std::size_t>(i)] = 1;
+    s += row.weights[static_cast<std::size_t>(i)] * row.x.row(i).transpose();
+  }
+  double sum = 0.0;
+  for (Index j = 0; j < L; ++j) {
+    if (in[static_cast<std::size_t>(j)]) continue;
+    const VectorD axj = row.weights[static_cast<std::size_t>(j)] * row.x.row(j).transpose();
+    rest += axj;
+    sum += (axj - s).norm();
+  }
+  return form == DistanceForm::sum ? sum : (rest - s).norm();
+}
+
+TopNPoint subset_separability_reference(const SelectionRow& row, std::span<const Index> subset) {
+  check_row("subset_separability_reference", row);
+  const Index L = row.length(), dx = row.x.cols();
+  std::vector<char> in(static_cast<std::size_t>(L), 0);
+  VectorD s = VectorD::Zero(dx);
+  TopNPoint p;
+  p.count = static_cast<Index>(subset.size());
+  for (Index i : subset) {
+    in[static_cast<std::size_t>(i)] = 1;
+    s += row.weights[static_cast<std::size_t>(i)] * row.x.row(i).transpose();
+    p.mass += row.weights[static_cast<std::size_t>(i)];
+  }
+  double r = std::numeric_limits<double>::infinity();
+  for (Index j = 0; j < L; ++j) {
+    if (in[static_cast<std::size_t>(j)]) continue;
+    r = std::min(r,
+                 (s - row.weights[static_cast<std::size_t>(j)] * row.x.row(j).transpose()).norm());
+  }
+  p.radius = r;
+  for (Index i : subset) {
+    if ((row.weights[static_cast<std::size_t>(i)] * row.x.row(i).transpose() - s).norm() < r) {
+      ++p.separable;
+    }
+  }
+  p.distance_sum = subset_distance_reference(row, subset, DistanceForm::sum);
+  p.distance_norm = subset_distance_reference(row, subset, DistanceForm::norm);
+  return p;
+}
+
+}  // namespace attnlab::analysis::selectivity
