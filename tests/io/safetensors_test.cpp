@@ -5,6 +5,8 @@
 // throws FormatError/InputError — never crashes; run under ASan in CI).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -18,6 +20,12 @@
 
 namespace attnlab {
 namespace {
+
+// ATTNLAB_TEST_SCALE=small (sanitizer CI) shrinks the randomized loops.
+bool small_scale() {
+  const char* s = std::getenv("ATTNLAB_TEST_SCALE");
+  return s && std::string(s) == "small";
+}
 
 using io::SafetensorsDtype;
 using io::SafetensorsError;
@@ -284,7 +292,7 @@ TEST(Safetensors, SurvivesThousandsOfMutations) {
   w.set_metadata({{"format", "pt"}});
   const std::string base = w.encode();
   Rng rng(2024);
-  const int rounds = testing::small_scale() ? 1500 : 6000;
+  const int rounds = small_scale() ? 1500 : 6000;
   int accepted = 0;
   for (int r = 0; r < rounds; ++r) {
     std::string m = base;
