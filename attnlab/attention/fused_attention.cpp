@@ -9,6 +9,7 @@
 
 #include "attnlab/attention/fused_tiles.hpp"
 #include "attnlab/attention/simd.hpp"
+#include "attnlab/core/blas.hpp"
 #include "attnlab/core/error.hpp"
 
 namespace attnlab::attention {
@@ -151,52 +152,67 @@ inline void apply_row_mods(float* s, Index cols, Index b0, Index b1, const RowGe
 struct RowDiagState {
   double entropy_acc = 0.0;  // Σ p̃ (s − m), p̃ = 2^(s − m)
   float sink_logit = kNegInf;
-  float top8[8];
+  // Per-lane top 8: lane_top[k·L + l] is the k-th largest value seen in lane l (k = 0 largest).
+  // The row's top 8 is among these 8·L values.
+  AlignedVector<float> lane_top;
   std::vector<float> candidates;  // logits within log2(100) of the running max when seen
-  std::size_t prune_at = 1024;
-  void reset() {
+  std::size_t count = 0;          // used entries of `candidates` (its size is the capacity)
+  static constexpr std::size_t kFirstPrune = 8192;
+  std::size_t prune_at = kFirstPrune;
+  void reset(int lanes) {
     entropy_acc = 0.0;
     sink_logit = kNegInf;
-    std::fill(std::begin(top8), std::end(top8), kNegInf);
-    candidates.clear();
-    prune_at = 1024;
-  }
-  void push_top8(float x) {
-    if (!(x > top8[7])) return;
-    int p = 7;
-    while (p > 0 && top8[p - 1] < x) {
-      top8[p] = top8[p - 1];
-      --p;
-    }
-    top8[p] = x;
+    lane_top.assign(static_cast<std::size_t>(8 * lanes), kNegInf);
+    count = 0;
+    prune_at = kFirstPrune;
   }
 };
 
 template <class S>
-void collect_diagnostics(const float* s, Index cols, Index key0, float m_new, RowDiagState& st) {
+void collect_diagnostics(const float* s, Index cols, Index key0, float m_new, float block_max,
+                         RowDiagState& st) {
   using V = typename S::V;
   constexpr int L = S::kLanes;
   if (key0 == 0) st.sink_logit = s[0];  // s[c] is the logit of key key0 + c
+  // Candidates: compress-store every lane within log2(100) of the running max.
+  if (st.candidates.size() < st.count + static_cast<std::size_t>(cols) + L)
+    st.candidates.resize(2 * (st.count + static_cast<std::size_t>(cols) + L));
+  float* dst = st.candidates.data() + st.count;
   const V thr = S::set1(m_new - kLog2Hundred);
-  const V top_thr_v = S::set1(st.top8[7]);
+  for (Index c = 0; c < cols; c += L) dst += S::compress_ge(dst, S::load(s + c), thr);
+  st.count = static_cast<std::size_t>(dst - st.candidates.data());
+  // Per-lane top 8 by a compare-exchange insertion network; chunks that cannot enter any lane's
+  // list are skipped with one compare.
+  (void)block_max;
+  V top[8];
+  for (int t = 0; t < 8; ++t) top[t] = S::load(st.lane_top.data() + t * L);
   for (Index c = 0; c < cols; c += L) {
-    const V x = S::load(s + c);
-    if (S::count_ge(x, thr) > 0) {
-      for (int l = 0; l < L; ++l)
-        if (s[c + l] >= m_new - kLog2Hundred) st.candidates.push_back(s[c + l]);
-    }
-    if (S::count_ge(x, top_thr_v) > 0) {
-      for (int l = 0; l < L; ++l) st.push_top8(s[c + l]);
+    V x = S::load(s + c);
+    if (S::count_gt(x, top[7]) == 0) continue;
+    for (int t = 0; t < 8; ++t) {
+      const V hi = S::max(top[t], x);
+      x = S::min(top[t], x);
+      top[t] = hi;
     }
   }
-  if (st.candidates.size() > st.prune_at) {
-    const float cut = m_new - kLog2Hundred;
-    std::erase_if(st.candidates, [cut](float v) { return v < cut; });
-    st.prune_at = std::max<std::size_t>(st.prune_at, 2 * st.candidates.size());
+  for (int t = 0; t < 8; ++t) S::store(st.lane_top.data() + t * L, top[t]);
+  if (st.count > st.prune_at) {
+    // In-place compaction, a vector at a time (the write cursor never passes the read cursor).
+    float* base = st.candidates.data();
+    float* w = base;
+    std::size_t t = 0;
+    for (; t + L <= st.count; t += L) w += S::compress_ge(w, S::load(base + t), thr);
+    for (; t < st.count; ++t)
+      if (base[t] >= m_new - kLog2Hundred) *w++ = base[t];
+    st.count = static_cast<std::size_t>(w - base);
+    st.prune_at = std::max<std::size_t>(st.prune_at, 2 * st.count);
   }
 }
 
-RowStats finish_diagnostics(const RowDiagState& st, float m, double l, Index visible) {
+template <class S>
+RowStats finish_diagnostics(RowDiagState& st, float m, double l, Index visible) {
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
   RowStats r;
   r.visible = visible;
   if (visible == 0 || !(l > 0)) {
@@ -211,23 +227,36 @@ RowStats finish_diagnostics(const RowDiagState& st, float m, double l, Index vis
   r.max_weight = 1.0 / l;
   r.sink_mass =
       st.sink_logit > kNegInf ? std::exp2(static_cast<double>(st.sink_logit) - m) / l : 0.0;
-  const double near_thr = static_cast<double>(m) - kLog2Hundred;
-  const double big_thr = near_thr + log2l;
+  // Count candidates at or above the two thresholds a vector at a time; the buffer's padded tail
+  // is filled with −∞ so it never counts.
+  const float near_thr = m - kLog2Hundred;
+  const float big_thr = static_cast<float>(static_cast<double>(near_thr) + log2l);
+  const std::size_t padded = (st.count + L - 1) / L * L;
+  if (st.candidates.size() < padded) st.candidates.resize(padded);
+  std::fill(st.candidates.begin() + static_cast<std::ptrdiff_t>(st.count),
+            st.candidates.begin() + static_cast<std::ptrdiff_t>(padded), kNegInf);
   Index near = 0, big = 0;
-  double big_mass = 0.0;
-  for (float x : st.candidates) {
-    if (x >= near_thr) ++near;
-    if (x >= big_thr) {
-      ++big;
-      big_mass += std::exp2(static_cast<double>(x) - m);
+  V vmass = S::zero();
+  const V vnear = S::set1(near_thr), vbig = S::set1(big_thr), vm = S::set1(m);
+  for (std::size_t t = 0; t < padded; t += L) {
+    const V x = S::load(st.candidates.data() + t);
+    near += S::count_ge(x, vnear);
+    const int nb = S::count_ge(x, vbig);
+    if (nb > 0) {
+      big += nb;
+      vmass = S::add(vmass, S::select_ge(x, vbig, S::exp2(S::sub(x, vm)), S::zero()));
     }
   }
   const double n = static_cast<double>(visible);
   r.below_1pct_max = static_cast<double>(visible - near) / n;
   r.wasted_share = static_cast<double>(visible - big) / n;
-  r.wasted_mass = std::max(0.0, 1.0 - big_mass / l);
-  for (float x : st.top8)
-    if (x > kNegInf) r.top8_mass += std::exp2(static_cast<double>(x) - m) / l;
+  r.wasted_mass = std::max(0.0, 1.0 - static_cast<double>(S::reduce_add(vmass)) / l);
+  std::vector<float> tops(st.lane_top.begin(), st.lane_top.end());
+  const std::size_t k = std::min<std::size_t>(8, tops.size());
+  std::partial_sort(tops.begin(), tops.begin() + static_cast<std::ptrdiff_t>(k), tops.end(),
+                    std::greater<float>());
+  for (std::size_t t = 0; t < k; ++t)
+    if (tops[t] > kNegInf) r.top8_mass += std::exp2(static_cast<double>(tops[t]) - m) / l;
   r.top8_mass = std::min(1.0, r.top8_mass);  // fp32 rounding can overshoot 1 by an ulp
   return r;
 }
@@ -279,6 +308,7 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
   if (opt.diagnostics) result.diagnostics = RowDiagnostics(H, N);
   const Index n_qblocks = (N + Br - 1) / Br, n_kblocks = (M + Bc - 1) / Bc;
   const Index tasks = H * n_qblocks;
+  const bool use_blas = opt.microkernel == MicroKernel::blas;
 
 #pragma omp parallel
   {
@@ -299,7 +329,7 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
         for (Index t = 0; t < d; ++t) qs[r * d + t] = q(h, i0 + r, t) * c;
         row_max[r] = kNegInf;
         row_sum[r] = 0.0;
-        if (opt.diagnostics) diag[r].reset();
+        if (opt.diagnostics) diag[r].reset(L);
       }
       std::fill(oacc.begin(), oacc.begin() + rows * dvp, 0.0f);
 
@@ -309,13 +339,21 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
         const Index cols = round_up(b1 - b0, L);
         // Each group of register-tile rows computes only the columns its rows can see: causal
         // diagonal blocks and window edges cost about what they keep.
-        for (Index g0 = 0; g0 < rows; g0 += tiles::kMaxRows) {
-          const Index g1 = std::min(rows, g0 + tiles::kMaxRows);
+        // (With BLAS the whole query block is one group: one sgemm per product and tile.)
+        const Index group = use_blas ? rows : tiles::kMaxRows;
+        for (Index g0 = 0; g0 < rows; g0 += group) {
+          const Index g1 = std::min(rows, g0 + group);
           const ColumnRange cr = visible_columns(geo, i0, g0, g1, b0, b1, cols, L);
           if (cr.hi <= cr.lo) continue;
           const Index ncols = cr.hi - cr.lo, key0 = b0 + cr.lo;
-          tiles::gemm_abt<S>(g1 - g0, ncols, d, qs.data() + g0 * d, d,
-                             kt.data() + h * d * Mp + key0, Mp, tile.data() + g0 * Bc + cr.lo, Bc);
+          if (use_blas) {
+            gemm(Trans::no, Trans::no, g1 - g0, ncols, d, 1.0f, qs.data() + g0 * d, d,
+                 kt.data() + h * d * Mp + key0, Mp, 0.0f, tile.data() + g0 * Bc + cr.lo, Bc);
+          } else {
+            tiles::gemm_abt<S>(g1 - g0, ncols, d, qs.data() + g0 * d, d,
+                               kt.data() + h * d * Mp + key0, Mp, tile.data() + g0 * Bc + cr.lo,
+                               Bc);
+          }
           for (Index r = g0; r < g1; ++r) {
             float* s = tile.data() + r * Bc + cr.lo;
             const Index i = i0 + r;
@@ -329,7 +367,9 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
               std::fill(s, s + ncols, 0.0f);
               continue;
             }
-            if (opt.diagnostics) collect_diagnostics<S>(s, ncols, key0, m_new, diag[r]);
+            if (opt.diagnostics) {
+              collect_diagnostics<S>(s, ncols, key0, m_new, S::reduce_max(vmax), diag[r]);
+            }
             const float alpha = std::exp2(m_old - m_new);  // 0 when m_old = −∞
             const V mv = S::set1(m_new);
             V vsum = S::zero(), vent = S::zero();
@@ -357,9 +397,14 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
             }
             row_max[r] = m_new;
           }
-          tiles::gemm_ab_acc<S>(g1 - g0, dvp, ncols, tile.data() + g0 * Bc + cr.lo, Bc,
-                                vp.data() + (h * Mp + key0) * dvp, dvp, oacc.data() + g0 * dvp,
-                                dvp);
+          if (use_blas) {
+            gemm(Trans::no, Trans::no, g1 - g0, dvp, ncols, 1.0f, tile.data() + g0 * Bc + cr.lo, Bc,
+                 vp.data() + (h * Mp + key0) * dvp, dvp, 1.0f, oacc.data() + g0 * dvp, dvp);
+          } else {
+            tiles::gemm_ab_acc<S>(g1 - g0, dvp, ncols, tile.data() + g0 * Bc + cr.lo, Bc,
+                                  vp.data() + (h * Mp + key0) * dvp, dvp, oacc.data() + g0 * dvp,
+                                  dvp);
+          }
         }
       }
 
@@ -375,8 +420,8 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
           std::fill(out, out + dv, 0.0f);
         }
         if (opt.diagnostics) {
-          result.diagnostics.set(h, i,
-                                 finish_diagnostics(diag[r], row_max[r], l, mods.visible_count(i)));
+          result.diagnostics.set(
+              h, i, finish_diagnostics<S>(diag[r], row_max[r], l, mods.visible_count(i)));
         }
       }
     }
@@ -456,43 +501,62 @@ FusedGrads backward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& v
         for (Index qb = 0; qb < n_qblocks; ++qb) {
           const Index i0 = qb * Br, i1 = std::min(N, i0 + Br), rows = i1 - i0;
           if (!block_visible(geo, i0, i1, b0, b1)) continue;
-          tiles::gemm_abt<S>(rows, cols, d, qs.data() + i0 * d, d, kt.data() + b0, Mp, st.data(),
-                             Bc);
-          tiles::gemm_abt<S>(rows, cols, dv, dop.data() + i0 * dvp, dvp, vt.data() + b0, Mp,
-                             dpt.data(), Bc);
-          for (Index r = 0; r < rows; ++r) {
-            const Index i = i0 + r;
-            float* s = st.data() + r * Bc;
-            float* dpr = dpt.data() + r * Bc;
-            apply_row_mods<S>(s, cols, b0, b1, geo, i, slope2, km, km.dirty[kb]);
-            const float l2 = lse2[i];
-            const V lv = S::set1(l2 == kNegInf ? std::numeric_limits<float>::max() : l2);
-            const V dsv = S::set1(dsum[i]);
-            const V cv = S::set1(geo.scale2[i] / kLog2e);
-            V vslope = S::zero();
-            const V pos = S::set1(geo.pos[i]);
-            for (Index c = 0; c < cols; c += L) {
-              const V p = S::exp2(S::sub(S::load(s + c), lv));
-              const V ds = S::mul(p, S::sub(S::load(dpr + c), dsv));  // dℓ (natural logits)
-              // ∂loss/∂slope is defined (and useful for learning decay) even at slope 0.
-              const V j = S::add(S::set1(static_cast<float>(b0 + c)), S::iota());
-              vslope = S::fma(ds, S::abs(S::sub(pos, j)), vslope);
-              S::store(s + c, p);
-              S::store(dpr + c, S::mul(ds, cv));  // gradient w.r.t. q·k
+          // Columns any row of this query block can see; each register group computes S and dP
+          // only on its own visible range and leaves zeros (P = dS = 0) elsewhere.
+          const ColumnRange u = visible_columns(geo, i0, 0, rows, b0, b1, cols, L);
+          if (u.hi <= u.lo) continue;
+          const Index nc = u.hi - u.lo, key0 = b0 + u.lo;
+          for (Index g0 = 0; g0 < rows; g0 += tiles::kMaxRows) {
+            const Index g1 = std::min(rows, g0 + tiles::kMaxRows);
+            ColumnRange gr = visible_columns(geo, i0, g0, g1, b0, b1, cols, L);
+            if (gr.hi <= gr.lo) gr = {u.lo, u.lo};
+            for (Index r = g0; r < g1; ++r) {
+              std::fill(st.data() + r * Bc + u.lo, st.data() + r * Bc + gr.lo, 0.0f);
+              std::fill(dpt.data() + r * Bc + u.lo, dpt.data() + r * Bc + gr.lo, 0.0f);
+              std::fill(st.data() + r * Bc + gr.hi, st.data() + r * Bc + u.hi, 0.0f);
+              std::fill(dpt.data() + r * Bc + gr.hi, dpt.data() + r * Bc + u.hi, 0.0f);
             }
-            dslope -= S::reduce_add(vslope);
+            if (gr.hi <= gr.lo) continue;
+            const Index gc = gr.hi - gr.lo, gkey0 = b0 + gr.lo;
+            tiles::gemm_abt<S>(g1 - g0, gc, d, qs.data() + (i0 + g0) * d, d, kt.data() + gkey0, Mp,
+                               st.data() + g0 * Bc + gr.lo, Bc);
+            tiles::gemm_abt<S>(g1 - g0, gc, dv, dop.data() + (i0 + g0) * dvp, dvp,
+                               vt.data() + gkey0, Mp, dpt.data() + g0 * Bc + gr.lo, Bc);
+            for (Index r = g0; r < g1; ++r) {
+              const Index i = i0 + r;
+              float* s = st.data() + r * Bc + gr.lo;
+              float* dpr = dpt.data() + r * Bc + gr.lo;
+              apply_row_mods<S>(s, gc, gkey0, std::min(b1, b0 + gr.hi), geo, i, slope2, km,
+                                km.dirty[kb]);
+              const float l2 = lse2[i];
+              const V lv = S::set1(l2 == kNegInf ? std::numeric_limits<float>::max() : l2);
+              const V dsv = S::set1(dsum[i]);
+              const V cv = S::set1(geo.scale2[i] / kLog2e);
+              V vslope = S::zero();
+              const V pos = S::set1(geo.pos[i]);
+              for (Index c = 0; c < gc; c += L) {
+                const V p = S::exp2(S::sub(S::load(s + c), lv));
+                const V ds = S::mul(p, S::sub(S::load(dpr + c), dsv));  // dℓ (natural logits)
+                // ∂loss/∂slope is defined (and useful for learning decay) even at slope 0.
+                const V j = S::add(S::set1(static_cast<float>(gkey0 + c)), S::iota());
+                vslope = S::fma(ds, S::abs(S::sub(pos, j)), vslope);
+                S::store(s + c, p);
+                S::store(dpr + c, S::mul(ds, cv));  // gradient w.r.t. q·k
+              }
+              dslope -= S::reduce_add(vslope);
+            }
           }
           // Transposed copies for the key-side products.
           for (Index r = 0; r < rows; ++r)
-            for (Index c = 0; c < cols; ++c) {
-              pt[c * Br + r] = st[r * Bc + c];
-              dst[c * Br + r] = dpt[r * Bc + c];
+            for (Index c = 0; c < nc; ++c) {
+              pt[c * Br + r] = st[r * Bc + u.lo + c];
+              dst[c * Br + r] = dpt[r * Bc + u.lo + c];
             }
-          tiles::gemm_ab_acc<S>(cols, dvp, rows, pt.data(), Br, dop.data() + i0 * dvp, dvp,
-                                dv_acc.data(), dvp);
-          tiles::gemm_ab_acc<S>(cols, dp, rows, dst.data(), Br, qp.data() + i0 * dp, dp,
-                                dk_acc.data(), dp);
-          tiles::gemm_ab_acc<S>(rows, dp, cols, dpt.data(), Bc, kp.data() + b0 * dp, dp,
+          tiles::gemm_ab_acc<S>(nc, dvp, rows, pt.data(), Br, dop.data() + i0 * dvp, dvp,
+                                dv_acc.data() + u.lo * dvp, dvp);
+          tiles::gemm_ab_acc<S>(nc, dp, rows, dst.data(), Br, qp.data() + i0 * dp, dp,
+                                dk_acc.data() + u.lo * dp, dp);
+          tiles::gemm_ab_acc<S>(rows, dp, nc, dpt.data() + u.lo, Bc, kp.data() + key0 * dp, dp,
                                 dq.data() + i0 * dp, dp);
         }
         for (Index j = b0; j < b1; ++j) {

@@ -51,11 +51,17 @@ const char* to_string(SimdLevel level);
 std::vector<SimdLevel> available_simd_levels();
 SimdLevel best_simd_level();
 
+// How the two products of a forward tile (S = Q Kᵀ and O += P V) are computed: attnlab's
+// register-tiled micro-kernels (fused_tiles.hpp), or one OpenBLAS sgemm call per product and
+// tile. Both are kept so the benchmark can measure which wins; `tiles` is the default.
+enum class MicroKernel { tiles, blas };
+
 struct FusedOptions {
   Index block_q = 64;   // Br: query rows per task
   Index block_k = 256;  // Bc: keys per tile (rounded up to the vector width)
   bool diagnostics = false;
-  std::optional<SimdLevel> simd;  // default: best_simd_level()
+  std::optional<SimdLevel> simd;                 // default: best_simd_level()
+  MicroKernel microkernel = MicroKernel::tiles;  // forward only; the backward always uses tiles
 };
 
 struct FusedForward {

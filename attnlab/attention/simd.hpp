@@ -52,6 +52,9 @@ struct Avx512 {
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  // Number of lanes with a > b.
+  static int count_gt(V a, V b) { return __builtin_popcount(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ)); }
   static V abs(V a) { return _mm512_abs_ps(a); }
   static float reduce_max(V a) { return _mm512_reduce_max_ps(a); }
   static float reduce_add(V a) { return _mm512_reduce_add_ps(a); }
@@ -69,6 +72,14 @@ struct Avx512 {
   }
   // Number of lanes with x >= t.
   static int count_ge(V x, V t) { return __builtin_popcount(_mm512_cmp_ps_mask(x, t, _CMP_GE_OQ)); }
+  // Stores the lanes with x >= t contiguously at dst (room for kLanes floats); returns how many.
+  static int compress_ge(float* dst, V x, V t) {
+    // Compress in a register, then a plain store: the memory form of vcompressps is
+    // microcoded and very slow on AMD Zen 4/5. dst has room for kLanes floats.
+    const __mmask16 m = _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ);
+    _mm512_storeu_ps(dst, _mm512_maskz_compress_ps(m, x));
+    return __builtin_popcount(m);
+  }
   static V exp2(V x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-127.0f));
     const V n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -101,6 +112,10 @@ struct Avx2 {
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static int count_gt(V a, V b) {
+    return __builtin_popcount(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ)));
+  }
   static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
   static float reduce_max(V a) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -124,6 +139,18 @@ struct Avx2 {
   }
   static int count_ge(V x, V t) {
     return __builtin_popcount(_mm256_movemask_ps(_mm256_cmp_ps(x, t, _CMP_GE_OQ)));
+  }
+  static int compress_ge(float* dst, V x, V t) {
+    int m = _mm256_movemask_ps(_mm256_cmp_ps(x, t, _CMP_GE_OQ));
+    if (m == 0) return 0;
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, x);
+    int n = 0;
+    while (m) {
+      dst[n++] = lanes[__builtin_ctz(m)];
+      m &= m - 1;
+    }
+    return n;
   }
   static V exp2(V x) {
     // 2^x = p(f) · 2^(n−1) · 2 keeps the biased exponent n + 126 in [1, 254] for n in [−125, 128].
@@ -160,6 +187,8 @@ struct Scalar {
   static V mul(V a, V b) { return a * b; }
   static V fma(V a, V b, V c) { return std::fma(a, b, c); }
   static V max(V a, V b) { return a > b ? a : b; }
+  static V min(V a, V b) { return a < b ? a : b; }
+  static int count_gt(V a, V b) { return a > b ? 1 : 0; }
   static V abs(V a) { return std::fabs(a); }
   static float reduce_max(V a) { return a; }
   static float reduce_add(V a) { return a; }
@@ -167,6 +196,10 @@ struct Scalar {
   static V select_in_range(V x, V lo, V hi, V a, V b) { return (x >= lo && x < hi) ? a : b; }
   static V select_ge(V x, V t, V a, V b) { return x >= t ? a : b; }
   static int count_ge(V x, V t) { return x >= t ? 1 : 0; }
+  static int compress_ge(float* dst, V x, V t) {
+    dst[0] = x;
+    return x >= t ? 1 : 0;
+  }
   static V exp2(V x) { return x > -126.5f ? std::exp2(x) : 0.0f; }
 };
 

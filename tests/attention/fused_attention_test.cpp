@@ -236,6 +236,23 @@ INSTANTIATE_TEST_SUITE_P(ShapesModsAndIsas, FusedVsReference,
                                   to_string(std::get<1>(info.param));
                          });
 
+TEST(FusedAttention, BlasMicroKernelMatchesReference) {
+  for (int variant = 0; variant < 3; ++variant) {
+    AttentionSpec spec;
+    spec.causal = variant != 0;
+    if (variant == 2) spec.window = 50, spec.sinks = 2, spec.alibi = true;
+    const Tensor3d q = to_double(to_float(random_tensor(2, 130, 32, 40 + variant)));
+    const Tensor3d k = to_double(to_float(random_tensor(2, 170, 32, 50 + variant)));
+    const Tensor3d v = to_double(to_float(random_tensor(2, 170, 48, 60 + variant)));
+    FusedOptions opt;
+    opt.microkernel = MicroKernel::blas;
+    opt.block_k = 64;
+    const auto ref = attention_forward_reference(q, k, v, spec);
+    const auto f = attention_forward_fused(to_float(q), to_float(k), to_float(v), spec, opt);
+    EXPECT_LE(rel_err(f.out, ref.out), 1e-5) << variant;
+  }
+}
+
 TEST(FusedAttention, DeterministicForFixedThreadCount) {
   const Tensor3f q = to_float(random_tensor(2, 300, 64, 1)),
                  k = to_float(random_tensor(2, 300, 64, 2)),

@@ -57,7 +57,8 @@ struct Timed {
 };
 
 // Median time of the fused kernel for one case; the warm-up run also measures peak memory.
-Timed time_fused(const SpeedCase& c, int repeats, std::uint64_t seed) {
+Timed time_fused(const SpeedCase& c, int repeats, std::uint64_t seed,
+                 const attention::FusedOptions& fopt = {}) {
   Rng rng(seed);
   const Tensor3f q = random_f32(c.heads, c.length, c.dim, rng);
   const Tensor3f k = random_f32(c.heads, c.length, c.dim, rng);
@@ -73,9 +74,9 @@ Timed time_fused(const SpeedCase& c, int repeats, std::uint64_t seed) {
     const std::uint64_t before = current_rss_bytes();
     const bool peak = r == 0 && reset_peak_rss();
     Timer timer;
-    auto f = attention::attention_forward_fused(q, k, v, spec);
+    auto f = attention::attention_forward_fused(q, k, v, spec, fopt);
     if (c.backward) {
-      auto g = attention::attention_backward_fused(q, k, v, spec, f.out, f.lse, dout);
+      auto g = attention::attention_backward_fused(q, k, v, spec, f.out, f.lse, dout, fopt);
     }
     const double s = timer.seconds();
     if (r == 0) {
@@ -173,7 +174,7 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
         if (o.forward) cases.push_back({o.heads, n, d, causal, false});
         if (o.backward) cases.push_back({o.heads, n, d, causal, true});
       }
-  Progress bar("attention speed", static_cast<std::int64_t>(cases.size()) + 2);
+  Progress bar("attention speed", static_cast<std::int64_t>(cases.size()) + 3);
   res.sgemm_gflops = measure_sgemm_gflops(2048, std::max(2, o.repeats));
   bar.advance();
   for (std::size_t i = 0; i < cases.size(); ++i) {
@@ -196,6 +197,21 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
     res.probe_io_mib = 4.0 * static_cast<double>(probe.length * 64 * 4) / (1 << 20);
     res.probe_extra_mib = t.extra_mib;
     res.probe_ms = t.ms;
+  }
+  if (o.variant_length > 0) {
+    const SpeedCase vc{o.heads, o.variant_length, 64, false, false};
+    res.variant_length = o.variant_length;
+    const double gflop = speed_case_gflop(vc);
+    auto add = [&](const std::string& label, const attention::FusedOptions& fo) {
+      const Timed t = time_fused(vc, o.repeats, o.seed + 7, fo);
+      res.variants.push_back({label, t.ms, gflop / (t.ms / 1e3)});
+    };
+    attention::FusedOptions tiles_opt, blas_opt, diag_opt;
+    blas_opt.microkernel = attention::MicroKernel::blas;
+    diag_opt.diagnostics = true;
+    add("register tiles (default)", tiles_opt);
+    add("OpenBLAS sgemm per tile", blas_opt);
+    add("register tiles + streamed diagnostics", diag_opt);
   }
   bar.advance();
   if (o.run_peer) {
@@ -241,6 +257,12 @@ void attach_attention_peer(SpeedResult& res, const SpeedOptions& o) {
 }
 
 void print_speed_table(const SpeedResult& r, std::FILE* out) {
+  auto mib = [](double v) {
+    if (std::isnan(v)) return std::string("-");
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return std::string(buf);
+  };
   std::fprintf(out, "machine: %s; %d threads; fused kernel ISA %s\n", r.machine.c_str(), r.threads,
                r.simd.c_str());
   std::fprintf(out, "ceiling: OpenBLAS sgemm 2048^3 = %.1f GFLOP/s; peer: %s\n", r.sgemm_gflops,
@@ -250,14 +272,14 @@ void print_speed_table(const SpeedResult& r, std::FILE* out) {
                "extra MiB", "speedup");
   for (const auto& row : r.rows) {
     const bool ok = row.peer_status == "ok";
-    std::fprintf(out, "%6lld %4lld %6s %8s | %10.2f %8.1f %6.0f%% %9.1f | ",
+    std::fprintf(out, "%6lld %4lld %6s %8s | %10.2f %8.1f %6.0f%% %9s | ",
                  static_cast<long long>(row.c.length), static_cast<long long>(row.c.dim),
                  row.c.causal ? "yes" : "no", row.c.backward ? "fwd+bwd" : "fwd", row.attnlab_ms,
                  row.attnlab_gflops, 100.0 * row.attnlab_gflops / r.sgemm_gflops,
-                 row.attnlab_extra_mib);
+                 mib(row.attnlab_extra_mib).c_str());
     if (ok) {
-      std::fprintf(out, "%10.2f %8.1f %9.1f | %7.2fx\n", row.peer_ms, row.peer_gflops,
-                   row.peer_extra_mib, row.peer_ms / row.attnlab_ms);
+      std::fprintf(out, "%10.2f %8.1f %9s | %7.2fx\n", row.peer_ms, row.peer_gflops,
+                   mib(row.peer_extra_mib).c_str(), row.peer_ms / row.attnlab_ms);
     } else {
       std::fprintf(out, "%10s %8s %9s | %8s  %s\n", "-", "-", "-", "-",
                    row.peer_note.empty() ? row.peer_status.c_str() : row.peer_note.c_str());
@@ -272,6 +294,12 @@ void print_speed_table(const SpeedResult& r, std::FILE* out) {
         std::fprintf(out, "causal speedup N=%lld d=%lld %s: %.2fx\n",
                      static_cast<long long>(a.c.length), static_cast<long long>(a.c.dim),
                      a.c.backward ? "fwd+bwd" : "fwd", a.attnlab_ms / b.attnlab_ms);
+  }
+  for (const auto& v : r.variants) {
+    std::fprintf(out, "variant N=%lld d=64 H=%lld fwd, %s: %.2f ms, %.1f GFLOP/s\n",
+                 static_cast<long long>(r.variant_length),
+                 static_cast<long long>(r.rows.empty() ? 8 : r.rows[0].c.heads), v.label.c_str(),
+                 v.ms, v.gflops);
   }
   if (r.probe_length > 0) {
     std::fprintf(
@@ -294,6 +322,10 @@ nlohmann::json to_json(const SpeedResult& r) {
                 {"io_mib", r.probe_io_mib},
                 {"extra_mib", r.probe_extra_mib},
                 {"ms", r.probe_ms}};
+  j["variant_length"] = r.variant_length;
+  j["variants"] = nlohmann::json::array();
+  for (const auto& v : r.variants)
+    j["variants"].push_back({{"label", v.label}, {"ms", v.ms}, {"gflops", v.gflops}});
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) {
     j["rows"].push_back({{"H", row.c.heads},
@@ -329,6 +361,11 @@ SpeedResult speed_from_json(const nlohmann::json& j) {
     r.probe_io_mib = num_or_nan(p.at("io_mib"));
     r.probe_extra_mib = num_or_nan(p.at("extra_mib"));
     r.probe_ms = num_or_nan(p.at("ms"));
+    r.variant_length = j.value("variant_length", Index{0});
+    if (j.contains("variants"))
+      for (const auto& v : j.at("variants"))
+        r.variants.push_back(
+            {v.at("label").get<std::string>(), num_or_nan(v.at("ms")), num_or_nan(v.at("gflops"))});
     for (const auto& x : j.at("rows")) {
       SpeedRow row;
       row.c = {x.at("H").get<Index>(), x.at("N").get<Index>(), x.at("d").get<Index>(),

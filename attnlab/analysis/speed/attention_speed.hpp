@@ -55,7 +55,16 @@ struct SpeedOptions {
   double peer_timeout_s = 1800.0;
   // Memory check at long context: forward at this length (0 = skip), H = 1, d = 64.
   Index memory_probe_length = 65536;
+  // Kernel-variant comparison at one shape (H, this N, d = 64, non-causal forward; 0 = skip):
+  // register tiles vs one sgemm per tile product, and the cost of streamed diagnostics.
+  Index variant_length = 4096;
   std::uint64_t seed = 0;
+};
+
+// One kernel variant timed at the variant shape.
+struct VariantTiming {
+  std::string label;  // e.g. "tiles", "BLAS sgemm per tile", "tiles + diagnostics"
+  double ms = 0, gflops = 0;
 };
 
 struct SpeedResult {
@@ -71,6 +80,9 @@ struct SpeedResult {
   double probe_io_mib = 0;     // q, k, v, out
   double probe_extra_mib = 0;  // peak RSS beyond q, k, v, out and the process before the call
   double probe_ms = 0;
+  // Kernel variants at (heads, variant_length, 64), non-causal forward.
+  Index variant_length = 0;
+  std::vector<VariantTiming> variants;
 };
 
 SpeedResult run_attention_speed(const SpeedOptions& options);
