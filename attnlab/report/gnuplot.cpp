@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -393,6 +394,18 @@ std::string unique_id_prefix() {
   return str_cat("f", process_token, "-", counter.fetch_add(1) + 1, "-");
 }
 
+std::string content_id_prefix(std::string_view svg, std::string_view title) {
+  static std::mutex mutex;
+  static std::map<std::string, int, std::less<>> seen;
+  std::uint64_t h = fnv1a(svg);
+  h = fnv1a(title, h);
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "f%08llx", static_cast<unsigned long long>(h & 0xffffffffull));
+  std::lock_guard lock(mutex);
+  const int n = ++seen[buf];
+  return n == 1 ? str_cat(buf, "-") : str_cat(buf, "-", n, "-");
+}
+
 // ---- SVG post-processing -------------------------------------------------------------------
 
 std::string make_svg_inlinable(std::string_view svg, std::string_view id_prefix,
@@ -617,7 +630,8 @@ std::string render_gnuplot_svg(const GnuplotJob& job) {
                         " bytes) for figure '", job.title,
                         "':", quote_stderr(output, script_path.string(), 8)));
   }
-  const std::string prefix = job.id_prefix.empty() ? unique_id_prefix() : job.id_prefix;
+  const std::string prefix =
+      job.id_prefix.empty() ? content_id_prefix(svg, job.title) : job.id_prefix;
   return make_svg_inlinable(svg, prefix, job.title);
 }
 
