@@ -101,12 +101,13 @@ bool gnuplot_available();
 std::string make_svg_inlinable(std::string_view svg, std::string_view id_prefix,
                                std::string_view title = {});
 
+// Deterministic per-figure prefix (the default): a hash of the SVG text and title
+// ("f1a2b3c4d-"), with a counter added when the same figure is rendered again in this process.
+// Re-rendering a report from saved data therefore reproduces it byte for byte (apart from the
+// footer timestamp).
+std::string content_id_prefix(std::string_view svg, std::string_view title);
 // A new process-unique id prefix such as "f3a9c1e-2-" (never repeats within a process; the middle
 // part differs between processes, so pages assembled from several runs stay collision-free).
-// Deterministic per-figure prefix: a hash of the SVG text and title ("f1a2b3c4d-"), with a
-// counter added when the same figure is rendered again in this process. Re-rendering a report
-// from saved data therefore reproduces it byte for byte (apart from the footer timestamp).
-std::string content_id_prefix(std::string_view svg, std::string_view title);
 std::string unique_id_prefix();
 
 // Number text for gnuplot data and scripts: "%.9g" style (shortest of fixed/scientific), always
