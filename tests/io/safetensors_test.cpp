@@ -269,7 +269,9 @@ TEST(Float16, ConversionsAreExactAndRoundToNearestEven) {
       EXPECT_EQ(io::f32_to_f16(f), h) << bits;
     }
     const float g = io::bf16_to_f32(h);
-    if (!std::isnan(g)) EXPECT_EQ(io::f32_to_bf16(g), h) << bits;
+    if (!std::isnan(g)) {
+      EXPECT_EQ(io::f32_to_bf16(g), h) << bits;
+    }
   }
   EXPECT_EQ(io::f16_to_f32(0x3c00), 1.0f);
   EXPECT_EQ(io::f16_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal

@@ -19,6 +19,7 @@
 
 #include "attnlab/attention/positional.hpp"
 #include "attnlab/attention/reference_attention.hpp"
+#include "attnlab/core/rng.hpp"
 #include "attnlab/models/gpt2/model.hpp"
 #include "attnlab/models/gpt2/weights.hpp"
 

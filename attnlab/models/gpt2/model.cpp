@@ -25,6 +25,10 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 // Chunks of at most this many rows use the weight-streaming kernel instead of GEMM.
 constexpr Index kSmallRows = 8;
+// Loops over fewer elements than this run on one thread: a parallel region costs more than the
+// work (and far more when the machine is oversubscribed). Results do not depend on it: every
+// loop writes disjoint rows/columns in a fixed order.
+constexpr Index kParallelWork = Index{1} << 16;
 
 // ---- dense layers -----------------------------------------------------------------------------
 
@@ -34,7 +38,7 @@ void linear(const float* x, Index n, Index in, const float* W, const float* b, I
             bool accumulate) {
   if (n > kSmallRows) {
     gemm(Trans::no, Trans::no, n, out, in, 1.0f, x, in, W, out, accumulate ? 1.0f : 0.0f, y, out);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * out >= kParallelWork)
     for (Index r = 0; r < n; ++r) {
       float* yr = y + r * out;
 #pragma omp simd
@@ -42,7 +46,7 @@ void linear(const float* x, Index n, Index in, const float* W, const float* b, I
     }
     return;
   }
-#pragma omp parallel
+#pragma omp parallel if (in * out >= kParallelWork)
   {
     const Index nt = omp_get_num_threads(), t = omp_get_thread_num();
     Index chunk = (out + nt - 1) / nt;
@@ -90,7 +94,7 @@ void linear(const float* x, Index n, Index in, const float* W, const float* b, I
 // y [n, C] = LN(x [n, C]) with weight w and bias b; statistics in fp64.
 void layernorm(const float* x, Index n, Index C, const float* w, const float* b, double eps,
                float* y) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * C >= kParallelWork)
   for (Index r = 0; r < n; ++r) {
     const float* xr = x + r * C;
     double mean = 0.0;
@@ -112,7 +116,7 @@ void layernorm(const float* x, Index n, Index C, const float* w, const float* b,
 
 // In-place GELU on [n, F].
 void gelu(float* x, Index n, Index F, Activation act) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * F >= kParallelWork)
   for (Index r = 0; r < n; ++r) {
     Eigen::Map<Eigen::ArrayXf> a(x + r * F, F);
     if (act == Activation::gelu_tanh) {
@@ -133,7 +137,7 @@ void project_vocab(const float* h, Index n, Index C, const float* E, Index V, fl
     gemm(Trans::no, Trans::yes, n, V, C, 1.0f, h, C, E, C, 0.0f, logits, V);
     return;
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (V * C >= kParallelWork)
   for (Index v = 0; v < V; ++v) {
     const float* e = E + v * C;
     for (Index r = 0; r < n; ++r) {
@@ -210,7 +214,7 @@ void row_weights(const AttentionJob& job, Index h, Index i, std::span<double> lo
 void attend_rows(const AttentionJob& job, float* out, LayerCapture* capture) {
   const Index H = job.H, n = job.n, M = job.M, d = job.d, C = H * d;
   const bool diag = capture != nullptr;
-#pragma omp parallel
+#pragma omp parallel if (H * n * M * d >= kParallelWork)
   {
     std::vector<double> logits(static_cast<std::size_t>(M)), weights(static_cast<std::size_t>(M));
     std::vector<double> acc(static_cast<std::size_t>(d));
@@ -403,12 +407,15 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
                              " (request fewer maps or fewer tokens)"));
   }
   const bool scoring = !o.targets.empty();
+  const Index score_to = o.score_to > 0 ? o.score_to : n;
   if (scoring) {
-    if (static_cast<Index>(o.targets.size()) != n || o.score_from < 0 || o.score_from >= n) {
+    if (static_cast<Index>(o.targets.size()) != n || o.score_from < 0 || o.score_from >= score_to ||
+        score_to > n) {
       throw UsageError(str_cat("GPT-2 forward: targets must have one entry per token (", n,
-                               ", got ", o.targets.size(), ") and 0 <= score_from < n"));
+                               ", got ", o.targets.size(),
+                               ") and 0 <= score_from < score_to <= n"));
     }
-    for (Index t = o.score_from; t < n; ++t) {
+    for (Index t = o.score_from; t < score_to; ++t) {
       if (o.targets[t] < 0 || o.targets[t] >= V) {
         throw InputError(str_cat("GPT-2 forward: target id ", o.targets[t], " at row ", t,
                                  " is outside the vocabulary [0, ", V, ")"));
@@ -524,11 +531,11 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
   if (scoring) {
     constexpr Index kChunk = 64;
     MatrixF chunk(kChunk, V);
-    for (Index r0 = o.score_from; r0 < n; r0 += kChunk) {
-      const Index rows = std::min(kChunk, n - r0);
+    for (Index r0 = o.score_from; r0 < score_to; r0 += kChunk) {
+      const Index rows = std::min(kChunk, score_to - r0);
       project_vocab(a.data() + r0 * C, rows, C, E, V, chunk.data());
       std::vector<double> nll(static_cast<std::size_t>(rows));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * V >= kParallelWork)
       for (Index r = 0; r < rows; ++r) {
         const float* row = chunk.data() + r * V;
         double mx = kNegInf;

