@@ -100,10 +100,12 @@ SpectrumSummary summarize_spectrum(const VectorD& ev, Index rows, Index cols, In
   s.tolerance = rank_tolerance(ev, rows, cols);
   s.rank = numerical_rank(ev, s.tolerance);
   s.kappa = s.lambda_min > 0.0 ? s.lambda_max / s.lambda_min : inf;
+  s.kappa_error = s.lambda_min > 0.0 ? s.tolerance / s.lambda_min : inf;
   s.resolved = s.lambda_min > s.tolerance && s.kappa <= kKappaResolvable;
   s.k = (k_requested <= 0 || k_requested > s.n) ? s.n : k_requested;
   s.lambda_k = ev(s.n - s.k);
   s.kappa_k = s.lambda_k > 0.0 ? s.lambda_max / s.lambda_k : inf;
+  s.kappa_k_error = s.lambda_k > 0.0 ? s.tolerance / s.lambda_k : inf;
   s.kappa_k_resolved = s.lambda_k > s.tolerance && s.kappa_k <= kKappaResolvable;
   s.kappa_rank = s.rank > 0 ? s.lambda_max / ev(s.n - s.rank) : inf;
   return s;

@@ -12,7 +12,9 @@
 //     numerical rank (tolerance max(n_rows, n_cols)·ε·λ_max, the LAPACK/NumPy convention),
 //     κ_k = λ_1/λ_k for a chosen k (κ_D when a Gram matrix has n > D rows), and a `resolved`
 //     flag: κ is only a measurement when the smallest eigenvalue used is above the rounding
-//     floor and κ ≤ kKappaResolvable (≈ 1e15, where fp64 stops resolving λ_min).
+//     floor and κ ≤ kKappaResolvable (≈ 1e15, where fp64 stops resolving λ_min). Eigensolvers
+//     are backward stable (|δλ| ≲ n·ε·λ_max), so a resolved κ still carries the relative
+//     uncertainty kappa_error = tolerance/λ_min, reported next to it.
 //
 // Invariants: nothing here touches global state; results are bit-identical for a fixed
 // OpenBLAS thread count.
@@ -60,10 +62,12 @@ struct SpectrumSummary {
   double tolerance = 0.0;   // rank tolerance used
   Index rank = 0;           // eigenvalues above tolerance
   double kappa = 0.0;       // λ_max / λ_min (+inf when λ_min ≤ 0)
+  double kappa_error = 0.0;  // a-priori relative accuracy of κ: tolerance / λ_min = max(r,c)·ε·κ
   bool resolved = false;    // λ_min > tolerance and κ ≤ kKappaResolvable
   Index k = 0;              // index used for kappa_k (1-based; k = n means plain κ)
   double lambda_k = 0.0;    // k-th largest eigenvalue
   double kappa_k = 0.0;     // λ_max / λ_k (+inf when λ_k ≤ 0)
+  double kappa_k_error = 0.0;  // tolerance / λ_k
   bool kappa_k_resolved = false;
   double kappa_rank = 0.0;  // λ_max / λ_rank: κ over the numerically nonzero spectrum
 };
