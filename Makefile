@@ -25,11 +25,14 @@ build: bootstrap
 test: build
 	@ctest --preset $(PRESET)
 
+# The report's speed section compares with PyTorch, so the benchmark peers are installed too.
 report: build
+	@bash scripts/bootstrap.sh --bench
 	@$(ATTNLAB) report --out $(REPORT)/
 	@echo "report written: $(abspath $(REPORT))/index.html"
 
 report-quick: build
+	@bash scripts/bootstrap.sh --bench
 	@$(ATTNLAB) report --quick --out $(REPORT)/
 	@echo "report written: $(abspath $(REPORT))/index.html"
 

@@ -10,6 +10,7 @@
 #include "attnlab/core/timer.hpp"
 #include "attnlab/report/html.hpp"
 #include "attnlab/report/sections/gallery_section.hpp"
+#include "attnlab/report/sections/speed_section.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
 
 namespace attnlab::report {
@@ -18,6 +19,7 @@ namespace fs = std::filesystem;
 const std::vector<StudySection>& study_sections() {
   static const std::vector<StudySection> sections = {
       {"variants", "Attention variants at a glance", run_gallery_study, render_gallery_section},
+      {"speed", "Speed and memory of the fused kernel", run_speed_study, render_speed_section},
       {"inspect", "What GPT-2's heads do (per-head diagnostics)", run_inspect_study,
        render_inspect_section},
   };

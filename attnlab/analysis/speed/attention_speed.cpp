@@ -172,7 +172,8 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
     for (Index n : o.lengths)
       for (bool causal : o.causal) {
         if (o.forward) cases.push_back({o.heads, n, d, causal, false});
-        if (o.backward) cases.push_back({o.heads, n, d, causal, true});
+        if (o.backward && (o.backward_max_length == 0 || n <= o.backward_max_length))
+          cases.push_back({o.heads, n, d, causal, true});
       }
   Progress bar("attention speed", static_cast<std::int64_t>(cases.size()) + 3);
   res.sgemm_gflops = measure_sgemm_gflops(2048, std::max(2, o.repeats));

@@ -48,6 +48,7 @@ struct SpeedOptions {
   std::vector<bool> causal = {false, true};
   bool forward = true;
   bool backward = true;
+  Index backward_max_length = 0;  // forward + backward only for N <= this (0 = every N)
   int repeats = 3;
   bool run_peer = true;
   std::string python = "/usr/bin/python3";
