@@ -56,7 +56,20 @@ void run_perplexity(const PerplexityCliOptions& o) {
   po.context = o.context;
   po.stride = o.stride;
   po.prepend_bos = o.bos;
-  po.bos_id = static_cast<std::int32_t>(model.config().bos_token_id);
+  if (o.bos) {
+    // The tokenizer's <|endoftext|>, else the config's bos_token_id when the model has it.
+    if (const auto eot = tok.special_id("<|endoftext|>")) {
+      po.bos_id = *eot;
+    } else if (model.config().bos_token_id < model.config().vocab_size) {
+      po.bos_id = static_cast<std::int32_t>(model.config().bos_token_id);
+    } else {
+      throw UsageError(
+          str_cat("perplexity --bos: the tokenizer has no <|endoftext|> token and "
+                  "config bos_token_id = ",
+                  model.config().bos_token_id, " is outside the vocabulary (",
+                  model.config().vocab_size, ")"));
+    }
+  }
   po.text_bytes = o.max_tokens > 0 ? 0 : static_cast<Index>(text.size());
   po.attention = spec;
   std::unique_ptr<Progress> bar;  // sized once the window count is known

@@ -253,6 +253,8 @@ BpeTokenizer BpeTokenizer::parse(std::string_view vocab_json, std::string_view m
   }
   const std::size_t V = vocab.size();
   t.tokens_.assign(V, std::string());
+  t.ids_.reserve(V);
+  t.merges_.reserve(V);
   std::vector<std::uint8_t> have(V, 0);
   std::string bytes;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
@@ -288,7 +290,7 @@ BpeTokenizer BpeTokenizer::parse(std::string_view vocab_json, std::string_view m
   std::vector<std::int32_t> max_producer(V, -1), min_user(V, INT32_MAX);
   std::vector<std::uint8_t> produced(V, 0);
   std::size_t pos = 0, line_no = 0;
-  std::unordered_map<std::uint64_t, std::size_t> line_of;
+  std::vector<std::size_t> line_of_rank;  // merges.txt line of each rule
   std::string a_bytes, b_bytes;
   while (pos < merges_txt.size()) {
     std::size_t eol = merges_txt.find('\n', pos);
@@ -325,12 +327,12 @@ BpeTokenizer BpeTokenizer::parse(std::string_view vocab_json, std::string_view m
     }
     const std::uint64_t key = pair_key(ia->second, ib->second);
     const auto rank = static_cast<std::int32_t>(t.merge_count_);
-    if (const auto prev = line_of.find(key); prev != line_of.end()) {
+    if (const auto [it, fresh] = t.merges_.emplace(key, Merge{rank, im->second}); !fresh) {
       throw FormatError(str_cat(msrc, ": line ", line_no, " ('", printable(line),
-                                "') repeats the rule of line ", prev->second));
+                                "') repeats the rule of line ",
+                                line_of_rank[static_cast<std::size_t>(it->second.rank)]));
     }
-    line_of.emplace(key, line_no);
-    t.merges_.emplace(key, Merge{rank, im->second});
+    line_of_rank.push_back(line_no);
     max_producer[static_cast<std::size_t>(im->second)] = rank;
     produced[static_cast<std::size_t>(im->second)] = 1;
     for (auto id : {ia->second, ib->second}) {

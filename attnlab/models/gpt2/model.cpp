@@ -446,6 +446,7 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
   MatrixF a(n, C), qkv(n, 3 * C), att(n, C), f(n, F);
   AlignedVector<float> q(static_cast<std::size_t>(H * n * d));  // [H, n, d]
   if (o.diagnostics) result.layers.resize(static_cast<std::size_t>(L));
+  result.maps.resize(o.maps.size());
   const double eps = cfg.layer_norm_epsilon;
   for (Index l = 0; l < L; ++l) {
     const auto P = weights_.layer(l);
@@ -488,9 +489,10 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       attend_rows(job, att.data(), capture);
       result.kernel = Kernel::reference;
     }
-    for (const auto& m : o.maps) {
+    for (std::size_t k = 0; k < o.maps.size(); ++k) {
+      const MapRequest& m = o.maps[k];
       if (m.layer != l) continue;
-      CapturedMap cm;
+      CapturedMap& cm = result.maps[k];
       cm.layer = l;
       cm.head = m.head;
       cm.first_position = p0;
@@ -501,7 +503,6 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
         for (Index j = 0; j < M; ++j)
           cm.weights(i, j) = mods.visible(i, j) ? weights[static_cast<std::size_t>(j)] : kNaN;
       }
-      result.maps.push_back(std::move(cm));
     }
     linear(att.data(), n, C, P.proj_w, P.proj_b, C, x.data(), true);
     layernorm(x.data(), n, C, P.ln2_w, P.ln2_b, eps, a.data());
