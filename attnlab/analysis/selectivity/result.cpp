@@ -1,6 +1,7 @@
 #include "attnlab/analysis/selectivity/result.hpp"
 
 #include <cmath>
+#include <sstream>
 
 #include "attnlab/core/error.hpp"
 
@@ -258,7 +259,7 @@ SelectivityOptions SelectivityOptions::quick() {
   o.counts = {1, 5, 10, 20, 50, 100};
   o.separability_counts = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
   o.draws = 100;
-  o.ks_draws = 25;
+  o.ks_draws = 8;
   o.max_queries = 8;
   o.sensitivity_queries = 2;
   for (int i = 0; i <= 8; ++i) o.temperatures.push_back(std::pow(10.0, -3.0 + i / 2.0));
@@ -393,6 +394,90 @@ SelectivityResult selectivity_from_json(const nlohmann::json& j) {
   } catch (const UsageError& e) {
     throw FormatError(str_cat("selectivity result JSON: ", e.what()));
   }
+}
+
+namespace {
+
+std::string csv_num(double v) {
+  if (!std::isfinite(v)) return "";
+  std::ostringstream os;
+  os.precision(17);
+  os << v;
+  return os.str();
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> to_csv_tables(const SelectivityResult& r) {
+  std::ostringstream len, cnt, crit, sep, sens, band;
+  const char* dist_header =
+      "normalizer,L,N,head,top_sum,random_sum,top_norm,random_norm,mass,max_weight,separable\n";
+  len << dist_header;
+  cnt << dist_header;
+  crit << "normalizer,L,N,phase,D,p,n,m,critical_N\n";
+  sep << "normalizer,N,head,ratio,radius\n";
+  sens << "normalizer,T,metric,eps,mean,max_head,max_row,bound\n";
+  band << "normalizer,L,rows,inside_share,upper_use_mean,upper_use_max,lower_use_mean,zero_share,"
+          "exponent_mean,max_weight_times_length\n";
+  auto dist_rows = [](std::ostringstream& os, const std::string& name,
+                      const std::vector<DistancePoint>& pts) {
+    for (const auto& p : pts) {
+      for (std::size_t h = 0; h < p.top_sum.size(); ++h) {
+        os << name << ',' << p.length << ',' << p.count << ',' << h << ',' << csv_num(p.top_sum[h])
+           << ',' << csv_num(p.random_sum[h]) << ',' << csv_num(p.top_norm[h]) << ','
+           << csv_num(p.random_norm[h]) << ',' << csv_num(p.mass[h]) << ','
+           << csv_num(p.max_weight[h]) << ',' << csv_num(p.separable[h]) << '\n';
+      }
+    }
+  };
+  auto agg_row = [&](const std::string& name, double T, const char* metric, double eps,
+                     const Aggregate& a, double bound) {
+    sens << name << ',' << csv_num(T) << ',' << metric << ',' << csv_num(eps) << ','
+         << csv_num(a.mean) << ',' << csv_num(a.max_head) << ',' << csv_num(a.max_row) << ','
+         << csv_num(bound) << '\n';
+  };
+  for (const auto& n : r.normalizers) {
+    dist_rows(len, n.name, n.length_sweep);
+    dist_rows(cnt, n.name, n.count_sweep);
+    for (const auto& c : n.critical) {
+      const std::string cn = c.critical >= 0 ? std::to_string(c.critical) : "";
+      for (const auto& k : c.scan) {
+        crit << n.name << ',' << c.length << ',' << k.count << ",scan," << csv_num(k.statistic)
+             << ',' << csv_num(k.p_value) << ',' << k.n << ',' << k.m << ',' << cn << '\n';
+      }
+      for (const auto& k : c.refine) {
+        crit << n.name << ',' << c.length << ',' << k.count << ",refine," << csv_num(k.statistic)
+             << ',' << csv_num(k.p_value) << ',' << k.n << ',' << k.m << ',' << cn << '\n';
+      }
+    }
+    for (const auto& s : n.separability) {
+      for (std::size_t h = 0; h < s.ratio.size(); ++h) {
+        sep << n.name << ',' << s.count << ',' << h << ',' << csv_num(s.ratio[h]) << ','
+            << csv_num(s.radius[h]) << '\n';
+      }
+    }
+    for (const auto& p : n.sensitivity) {
+      agg_row(n.name, p.temperature, "spectral", kNaN, p.spectral, p.bound_spectral);
+      agg_row(n.name, p.temperature, "entry", kNaN, p.entry, p.bound_entry);
+      agg_row(n.name, p.temperature, "tied_spectral", kNaN, p.tied_spectral, p.bound_spectral);
+      agg_row(n.name, p.temperature, "tied_entry", kNaN, p.tied_entry, p.bound_entry);
+      for (const auto& f : p.fd) {
+        agg_row(n.name, p.temperature, "fd_random", f.eps, f.random, p.bound_spectral);
+        agg_row(n.name, p.temperature, "fd_top", f.eps, f.top, p.bound_spectral);
+        agg_row(n.name, p.temperature, "fd_entry", f.eps, f.entry, p.bound_entry);
+        agg_row(n.name, p.temperature, "fd_tied_top", f.eps, f.tied_top, p.bound_spectral);
+      }
+    }
+    for (const auto& b : n.band) {
+      band << n.name << ',' << b.length << ',' << b.rows << ',' << csv_num(b.inside_share) << ','
+           << csv_num(b.upper_use_mean) << ',' << csv_num(b.upper_use_max) << ','
+           << csv_num(b.lower_use_mean) << ',' << csv_num(b.zero_share) << ','
+           << csv_num(b.exponent_mean) << ',' << csv_num(b.max_weight_times_length) << '\n';
+    }
+  }
+  return {{"length_sweep.csv", len.str()}, {"count_sweep.csv", cnt.str()},
+          {"critical.csv", crit.str()},    {"separability.csv", sep.str()},
+          {"sensitivity.csv", sens.str()}, {"band.csv", band.str()}};
 }
 
 }  // namespace attnlab::analysis::selectivity

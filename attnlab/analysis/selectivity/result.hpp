@@ -55,15 +55,16 @@ struct SelectivityOptions {
   Index reference_length = 0;  // L of the N, separability and sensitivity sweeps; 0 = max length
   std::vector<Index> separability_counts{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
   std::vector<Index> critical_lengths;  // empty = `lengths`
-  std::vector<Index> critical_grid{1,  2,  3,  4,   6,   8,   12,  16,  24, 32,
-                                   48, 64, 96, 128, 192, 256, 384, 512, 768};
-  bool critical_refine = true;  // bisect between the last rejecting and first accepting grid N
+  std::vector<Index> critical_grid{1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 768};
+  bool critical_refine = true;  // bisect (to ~5% of N) between the last rejecting and first
+                                // accepting grid N
   double ks_level = 0.05;
   KsUnit ks_unit = KsUnit::head;
-  Index draws = 200;                 // random subsets per row for the distance sweeps
-  Index ks_draws = 50;               // random subsets per row for the critical-N scan
-  Index max_queries = 16;            // rows per head and length (evenly spaced eligible queries)
-  Index sensitivity_queries = 4;     // rows per head for the sensitivity sweep
+  Index draws = 200;              // random subsets per row for the distance sweeps
+  Index ks_draws = 8;             // random subsets per row for the critical-N scan (a head averages
+                                  // max_queries · ks_draws of them)
+  Index max_queries = 8;          // rows per head and length (evenly spaced eligible queries)
+  Index sensitivity_queries = 4;  // rows per head for the sensitivity sweep
   std::vector<double> temperatures;  // sensitivity T grid; empty = 13 points log-spaced 1e-3..10
   std::vector<double> fd_eps{1e-3, 1e-1, 10.0};
 
@@ -198,6 +199,16 @@ struct SelectivityResult {
 };
 
 nlohmann::json to_json(const SelectivityResult& result);
+
+// The result as CSV tables (file name, text), one per sweep, long format with a header row:
+//   length_sweep.csv, count_sweep.csv   normalizer,L,N,head,top_sum,random_sum,top_norm,
+//                                       random_norm,mass,max_weight,separable
+//   critical.csv                        normalizer,L,N,phase(scan|refine),D,p,n,m,critical_N
+//   separability.csv                    normalizer,N,head,ratio,radius
+//   sensitivity.csv                     normalizer,T,metric,eps,mean,max_head,max_row,bound
+//   band.csv                            normalizer,L,rows,inside_share,upper_use_mean,...
+// Empty sweeps give a header-only table; NaN is written as an empty field.
+std::vector<std::pair<std::string, std::string>> to_csv_tables(const SelectivityResult& result);
 // FormatError naming the member when the document does not have the shape to_json writes.
 SelectivityResult selectivity_from_json(const nlohmann::json& j);
 

@@ -61,16 +61,14 @@ double direct_sq_distance(const SelectionRow& row, Index j, const double* s) {
   return acc;
 }
 
-// Σ_j sqrt(max(0, α_j²‖x_j‖² − 2 α_j p_j + ss)) over all keys.
-double expanded_distance_total(const std::vector<double>& a2n, std::span<const double> alpha,
-                               const double* p, double ss, Index L) {
-  double total = 0.0;
-  for (Index j = 0; j < L; ++j) {
-    const double d2 =
-        a2n[static_cast<std::size_t>(j)] - 2.0 * alpha[static_cast<std::size_t>(j)] * p[j] + ss;
-    total += std::sqrt(std::max(d2, 0.0));
-  }
-  return total;
+// dist[j] = sqrt(max(0, α_j²‖x_j‖² − 2 α_j p_j + ss)) for every key, with Eigen's SIMD sqrt (the
+// scalar std::sqrt keeps errno semantics and would not vectorize without -fno-math-errno).
+void expanded_distances(const std::vector<double>& a2n, std::span<const double> alpha,
+                        const double* p, double ss, Index L, std::vector<double>& dist) {
+  dist.resize(static_cast<std::size_t>(L));
+  const Eigen::Map<const Eigen::ArrayXd> A2N(a2n.data(), L), AL(alpha.data(), L), P(p, L);
+  Eigen::Map<Eigen::ArrayXd> D(dist.data(), L);
+  D = (A2N - 2.0 * AL * P + ss).max(0.0).sqrt();
 }
 
 }  // namespace
@@ -130,15 +128,15 @@ void top_n_profile(const SelectionRow& row, std::span<const Index> counts, Selec
     const double* s = ws.sets.row(pos).data();
     const double* p = ws.products.row(pos).data();
     const double ss = ws.sets.row(pos).squaredNorm();
-    double sum = 0.0, min2 = std::numeric_limits<double>::infinity();
+    expanded_distances(ws.a2n, row.weights, p, ss, L, ws.dist);
+    double sum = 0.0, min_d = std::numeric_limits<double>::infinity();
     for (Index j = 0; j < L; ++j) {
       if (ws.rank[static_cast<std::size_t>(j)] < n) continue;
-      const double d2 = std::max(ws.a2n[static_cast<std::size_t>(j)] -
-                                     2.0 * row.weights[static_cast<std::size_t>(j)] * p[j] + ss,
-                                 0.0);
-      sum += std::sqrt(d2);
-      min2 = std::min(min2, d2);
+      const double d = ws.dist[static_cast<std::size_t>(j)];
+      sum += d;
+      min_d = std::min(min_d, d);
     }
+    const double min2 = min_d * min_d;
     // Exact r: recompute directly every key whose expanded value could be the minimum.
     const double tol = 1e-14 * static_cast<double>(dx + 16) * (max_a2n + ss);
     double r2 = std::numeric_limits<double>::infinity();
@@ -159,68 +157,134 @@ void top_n_profile(const SelectionRow& row, std::span<const Index> counts, Selec
   }
 }
 
-RandomBaseline random_subset_distance(const SelectionRow& row, Index count, Index draws,
-                                      bool need_sum, Rng& rng, SelectionWorkspace& ws) {
-  check_row("random_subset_distance", row);
+void random_subset_distances(const SelectionRow& row, std::span<const Index> counts, Index draws,
+                             bool need_sum, std::span<Rng> rngs, SelectionWorkspace& ws,
+                             std::span<RandomBaseline> out) {
+  check_row("random_subset_distances", row);
   const Index L = row.length(), dx = row.x.cols();
-  check_count("random_subset_distance", count, L);
-  if (draws < 1) {
-    throw UsageError(str_cat("random_subset_distance: draws must be >= 1, got ", draws));
+  if (rngs.size() != counts.size() || out.size() != counts.size()) {
+    throw Error(str_cat("random_subset_distances: ", counts.size(), " counts, ", rngs.size(),
+                        " generators, ", out.size(), " outputs"));
   }
+  for (Index c : counts) check_count("random_subset_distances", c, L);
+  if (draws < 1) {
+    throw UsageError(str_cat("random_subset_distances: draws must be >= 1, got ", draws));
+  }
+  if (counts.empty()) return;
   prepare_row(row, ws);
-  // Draw the smaller of the set and its complement; both are uniform when the other is.
-  const bool complement = L - count < count;
-  const Index k = complement ? L - count : count;
+  // Each set draws the smaller of itself and its complement (both are uniform when the other is).
+  Index max_k = 1;
+  for (Index c : counts) max_k = std::max(max_k, std::min(c, L - c));
+  ensure_rows(ws.sets, kDrawBlock, dx);
+  ws.chosen.resize(static_cast<std::size_t>(kDrawBlock * max_k));
   ws.perm.resize(static_cast<std::size_t>(L));
-  std::iota(ws.perm.begin(), ws.perm.end(), Index{0});
-  const Index block = std::min(draws, kDrawBlock);
-  ensure_rows(ws.sets, block, dx);
-  ws.chosen.resize(static_cast<std::size_t>(block * k));
-  double sum_total = 0.0, norm_total = 0.0;
-  for (Index start = 0; start < draws; start += block) {
-    const Index nb = std::min(block, draws - start);
-    for (Index b = 0; b < nb; ++b) {
-      Index* chosen = ws.chosen.data() + b * k;
-      ws.tmp.setZero(dx);
+  std::vector<double> sum_total(counts.size(), 0.0), norm_total(counts.size(), 0.0);
+  // Sets wait in a block of up to kDrawBlock rows (across counts) and are finished together:
+  //   sparse mode (k <= L/8): s accumulated row by row (k·dx), one GEMM P = S Xᵀ;
+  //   dense mode  (k >  L/8): s = W X with W [block, L] holding α on the selected keys, then P —
+  //                           two GEMMs of L·dx per set at BLAS speed instead of k·dx scalar work.
+  // Then d̃ = Σ_j dist_j − Σ_{j drawn} dist_j (set drawn) or Σ_{j drawn} dist_j (complement drawn).
+  struct Pending {
+    std::size_t count;
+    Index k;
+    bool complement;
+  };
+  Pending pending[kDrawBlock];
+  Index np = 0;
+  bool dense_block = false;
+  auto flush = [&] {
+    if (np == 0) return;
+    if (dense_block) {
+      gemm(Trans::no, Trans::no, np, dx, L, 1.0, ws.weights_block.data(), L, row.x.data(), dx, 0.0,
+           ws.sets.data(), dx);
+      for (Index b = 0; b < np; ++b) {  // back to all-zero rows
+        const Index* chosen = ws.chosen.data() + b * max_k;
+        double* w = ws.weights_block.row(b).data();
+        if (pending[b].complement) {
+          std::fill(w, w + L, 0.0);
+        } else {
+          for (Index t = 0; t < pending[b].k; ++t) w[chosen[t]] = 0.0;
+        }
+      }
+    }
+    for (Index b = 0; b < np; ++b) {
+      ws.tmp = ws.output - 2.0 * ws.sets.row(b).transpose();
+      norm_total[pending[b].count] += ws.tmp.norm();
+    }
+    if (need_sum) {
+      ensure_rows(ws.products, np, L);
+      gemm(Trans::no, Trans::yes, np, L, dx, 1.0, ws.sets.data(), dx, row.x.data(), dx, 0.0,
+           ws.products.data(), L);
+      for (Index b = 0; b < np; ++b) {
+        const double ss = ws.sets.row(b).squaredNorm();
+        expanded_distances(ws.a2n, row.weights, ws.products.row(b).data(), ss, L, ws.dist);
+        const Index* chosen = ws.chosen.data() + b * max_k;
+        double drawn = 0.0;
+        for (Index t = 0; t < pending[b].k; ++t)
+          drawn += ws.dist[static_cast<std::size_t>(chosen[t])];
+        sum_total[pending[b].count] +=
+            pending[b].complement
+                ? drawn
+                : Eigen::Map<const Eigen::ArrayXd>(ws.dist.data(), L).sum() - drawn;
+      }
+    }
+    np = 0;
+  };
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    const Index count = counts[c];
+    const bool complement = L - count < count;
+    const Index k = complement ? L - count : count;
+    const bool dense = 8 * k > L;
+    if (dense && (ws.weights_block.rows() < kDrawBlock || ws.weights_block.cols() != L)) {
+      ws.weights_block.setZero(kDrawBlock, L);
+    }
+    if (np > 0 && dense != dense_block) flush();
+    dense_block = dense;
+    Rng& rng = rngs[c];
+    std::iota(ws.perm.begin(), ws.perm.end(), Index{0});  // each count starts from the identity
+    for (Index d = 0; d < draws; ++d) {
+      Index* chosen = ws.chosen.data() + np * max_k;
       for (Index t = 0; t < k; ++t) {
         const Index r = t + static_cast<Index>(rng.uniform_int(static_cast<std::uint64_t>(L - t)));
         std::swap(ws.perm[static_cast<std::size_t>(t)], ws.perm[static_cast<std::size_t>(r)]);
-        const Index j = ws.perm[static_cast<std::size_t>(t)];
-        chosen[t] = j;
-        ws.tmp.noalias() += row.weights[static_cast<std::size_t>(j)] * row.x.row(j).transpose();
+        chosen[t] = ws.perm[static_cast<std::size_t>(t)];
       }
-      if (complement) ws.tmp = ws.output - ws.tmp;  // s = o − Σ_{j∈C} α_j x_j
-      ws.sets.row(b) = ws.tmp.transpose();
-      norm_total += (ws.output - 2.0 * ws.tmp).norm();
-      if (need_sum && complement) {
-        // The non-selected keys are exactly the drawn complement: sum directly.
-        for (Index t = 0; t < k; ++t)
-          sum_total += std::sqrt(direct_sq_distance(row, chosen[t], ws.tmp.data()));
-      }
-    }
-    if (need_sum && !complement) {
-      ensure_rows(ws.products, nb, L);
-      gemm(Trans::no, Trans::yes, nb, L, dx, 1.0, ws.sets.data(), dx, row.x.data(), dx, 0.0,
-           ws.products.data(), L);
-      for (Index b = 0; b < nb; ++b) {
-        const double* p = ws.products.row(b).data();
-        const double ss = ws.sets.row(b).squaredNorm();
-        double total = expanded_distance_total(ws.a2n, row.weights, p, ss, L);
-        const Index* chosen = ws.chosen.data() + b * k;
+      if (dense) {
+        double* w = ws.weights_block.row(np).data();
+        if (complement) {
+          std::copy(row.weights.begin(), row.weights.end(), w);
+          for (Index t = 0; t < k; ++t) w[chosen[t]] = 0.0;
+        } else {
+          for (Index t = 0; t < k; ++t)
+            w[chosen[t]] = row.weights[static_cast<std::size_t>(chosen[t])];
+        }
+      } else {
+        ws.tmp.setZero(dx);
         for (Index t = 0; t < k; ++t) {
           const Index j = chosen[t];
-          const double d2 = ws.a2n[static_cast<std::size_t>(j)] -
-                            2.0 * row.weights[static_cast<std::size_t>(j)] * p[j] + ss;
-          total -= std::sqrt(std::max(d2, 0.0));
+          ws.tmp.noalias() += row.weights[static_cast<std::size_t>(j)] * row.x.row(j).transpose();
         }
-        sum_total += total;
+        if (complement) ws.tmp = ws.output - ws.tmp;  // s = o − Σ_{j∈C} α_j x_j
+        ws.sets.row(np) = ws.tmp.transpose();
       }
+      pending[np] = {c, k, complement};
+      if (++np == kDrawBlock) flush();
     }
   }
+  flush();
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    out[c].draws = draws;
+    out[c].distance_norm = norm_total[c] / static_cast<double>(draws);
+    out[c].distance_sum = need_sum ? sum_total[c] / static_cast<double>(draws) : 0.0;
+  }
+}
+
+RandomBaseline random_subset_distance(const SelectionRow& row, Index count, Index draws,
+                                      bool need_sum, Rng& rng, SelectionWorkspace& ws) {
   RandomBaseline rb;
-  rb.draws = draws;
-  rb.distance_norm = norm_total / static_cast<double>(draws);
-  rb.distance_sum = need_sum ? sum_total / static_cast<double>(draws) : 0.0;
+  const Index counts[1] = {count};
+  random_subset_distances(row, counts, draws, need_sum, std::span<Rng>(&rng, 1), ws,
+                          std::span<RandomBaseline>(&rb, 1));
   return rb;
 }
 

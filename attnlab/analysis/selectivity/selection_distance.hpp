@@ -15,11 +15,12 @@
 //   expansion loses relative precision only for distances far below ‖s‖ (absolute error
 //   ~1e-8·‖s‖), which moves d̃ by < 1e-8 relative; the minimum r and every distance of a selected
 //   token are recomputed directly in dx dimensions, so N_s is exact.
-//   Random subsets: a partial Fisher–Yates shuffle of a permutation buffer draws N distinct keys;
-//   for N > L/2 it draws the complement (L − N keys) instead, and the sum runs over that
-//   complement directly (no GEMM), which is exact and cheaper.
+//   Random subsets: a partial Fisher–Yates shuffle of a permutation buffer draws N distinct keys
+//   (for N > L/2 the complement, L − N keys, whose distances are then the ones summed). Sets go
+//   through blocks of 64: the contexts s are summed key by key for small draws (<= L/8 keys) and
+//   by a GEMM S = W X for larger ones, then P = S Xᵀ.
 // Cost per row: top-N profile O((k + L)·dx + k·L) for k counts; random baseline
-// O(draws · min(N, L − N) · dx + draws · L · dx) with the GEMM at BLAS speed.
+// O(draws · L · dx) at BLAS speed (+ O(draws · min(N, L − N)) bookkeeping).
 //
 // Invariants: 1 <= N <= L − 1 (at least one non-selected key), else UsageError naming N and L.
 // The result of random_subset_distance depends only on the row, N, draws and the Rng state.
@@ -63,7 +64,9 @@ struct SelectionWorkspace {
   std::vector<Index> rank;    // [L] rank of key j in `order`
   std::vector<Index> chosen;  // [block, N'] keys drawn per set of a block
   std::vector<double> a2n;    // [L] α_j² ‖x_j‖²
+  std::vector<double> dist;   // [L] expanded distances of one set
   MatrixD sets;               // [block, dx] contexts s of a block of sets
+  MatrixD weights_block;      // [block, L] α on the selected keys (dense mode), else 0
   MatrixD products;           // [block, L] P = S Xᵀ
   VectorD output;             // [dx] o = Σ_j α_j x_j
   VectorD tmp;                // [dx]
@@ -93,6 +96,13 @@ struct RandomBaseline {
 // need_sum = false only the norm form is computed (O(draws · N · dx)).
 RandomBaseline random_subset_distance(const SelectionRow& row, Index count, Index draws,
                                       bool need_sum, Rng& rng, SelectionWorkspace& ws);
+
+// The same for several N at once: counts[c] uses rngs[c] (its own stream) and writes out[c], with
+// exactly the draws random_subset_distance would make for it; the GEMMs of all counts share
+// blocks of up to 64 sets (small N with few draws would otherwise make tiny GEMMs).
+void random_subset_distances(const SelectionRow& row, std::span<const Index> counts, Index draws,
+                             bool need_sum, std::span<Rng> rngs, SelectionWorkspace& ws,
+                             std::span<RandomBaseline> out);
 
 // Brute-force references (direct dx-dimensional norms, no expansion), for tests.
 double subset_distance_reference(const SelectionRow& row, std::span<const Index> subset,

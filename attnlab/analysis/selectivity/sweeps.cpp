@@ -23,6 +23,7 @@ namespace {
 using attention::Normalizer;
 
 enum : std::uint64_t { kDistanceSweep = 1, kCriticalSweep = 2, kSensitivitySweep = 3 };
+constexpr std::size_t kScanChunk = 4;  // grid points evaluated per pass of the critical scan
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   std::uint64_t z = h ^ (v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2));
@@ -93,6 +94,13 @@ RowSet build_rows(const SelectivitySource& src, Index h, const HeadCache& cache,
     const Index lo = src.causal ? src.query_position(i) - L + 1 : 0;
     rs.key_lo[r] = lo;
     rs.scores.row(r).noalias() = (head.k.middleRows(lo, L) * head.q.row(i).transpose()).transpose();
+    for (Index j = 0; j < L; ++j) {
+      if (!std::isfinite(rs.scores(r, j))) {
+        throw NumericError(str_cat("selectivity: score q·k of head ", head.label, ", query ", i,
+                                   ", key ", lo + j, " is not finite (", rs.scores(r, j),
+                                   "); rescale the inputs"));
+      }
+    }
     descending_order(std::span<const double>(rs.scores.row(r).data(), L),
                      std::span<Index>(rs.order.data() + r * L, L));
     rs.q_norm[r] = head.q.row(i).norm();
@@ -236,6 +244,11 @@ void run_distance_sweeps(const SelectivitySource& src, const SelectivityOptions&
       std::vector<double> alpha(static_cast<std::size_t>(L)), logits(static_cast<std::size_t>(L));
       std::vector<TopNPoint> pts(pc.size());
       const std::size_t K = pc.size();
+      std::vector<Index> random_counts;
+      for (std::size_t k = 0; k < K; ++k)
+        if (needs_random[k]) random_counts.push_back(pc[k]);
+      std::vector<Rng> rngs;
+      std::vector<RandomBaseline> rbs(random_counts.size());
       for (std::size_t v = 0; v < nu; ++v) {
         std::vector<double> top_sum(K, 0), top_norm(K, 0), rnd_sum(K, 0), rnd_norm(K, 0),
             mass(K, 0), sep(K, 0), radius(K, 0);
@@ -263,17 +276,21 @@ void run_distance_sweeps(const SelectivitySource& src, const SelectivityOptions&
           }
           const SelectionRow row = make_row(head, caches[h], rs, r, alpha);
           top_n_profile(row, pc, ws, pts);
-          for (std::size_t k = 0; k < K; ++k) {
+          rngs.clear();
+          for (Index N : random_counts) {
+            rngs.push_back(Rng::stream(o.seed, stream_key(kDistanceSweep, L, N, h, rs.query[r])));
+          }
+          random_subset_distances(row, random_counts, o.draws, true, rngs, ws, rbs);
+          for (std::size_t k = 0, rk = 0; k < K; ++k) {
             top_sum[k] += pts[k].distance_sum;
             top_norm[k] += pts[k].distance_norm;
             mass[k] += pts[k].mass;
             sep[k] += static_cast<double>(pts[k].separable) / static_cast<double>(pc[k]);
             radius[k] += pts[k].radius;
             if (needs_random[k]) {
-              Rng rng = Rng::stream(o.seed, stream_key(kDistanceSweep, L, pc[k], h, rs.query[r]));
-              const RandomBaseline rb = random_subset_distance(row, pc[k], o.draws, true, rng, ws);
-              rnd_sum[k] += rb.distance_sum;
-              rnd_norm[k] += rb.distance_norm;
+              rnd_sum[k] += rbs[rk].distance_sum;
+              rnd_norm[k] += rbs[rk].distance_norm;
+              ++rk;
             }
           }
         }
@@ -382,6 +399,8 @@ CountValues evaluate_counts(const SelectivitySource& src, const SelectivityOptio
     const Index R = rs.rows(), L = rs.length;
     SelectionWorkspace ws;
     std::vector<TopNPoint> pts(K);
+    std::vector<Rng> rngs;
+    std::vector<RandomBaseline> rbs(K);
     for (std::size_t k = 0; k < K; ++k) {
       cv.top[k][h].resize(static_cast<std::size_t>(R));
       cv.rnd[k][h].resize(static_cast<std::size_t>(R));
@@ -390,11 +409,15 @@ CountValues evaluate_counts(const SelectivitySource& src, const SelectivityOptio
       const SelectionRow row = make_row(src.heads[static_cast<std::size_t>(h)], caches[h], rs, r,
                                         row_span(alphas[h], r));
       top_n_profile(row, counts, ws, pts);
+      rngs.clear();
+      for (std::size_t k = 0; k < K; ++k) {
+        rngs.push_back(
+            Rng::stream(o.seed, stream_key(kCriticalSweep, L, counts[k], h, rs.query[r])));
+      }
+      random_subset_distances(row, counts, o.ks_draws, sum, rngs, ws, rbs);
       for (std::size_t k = 0; k < K; ++k) {
         cv.top[k][h][r] = sum ? pts[k].distance_sum : pts[k].distance_norm;
-        Rng rng = Rng::stream(o.seed, stream_key(kCriticalSweep, L, counts[k], h, rs.query[r]));
-        const RandomBaseline rb = random_subset_distance(row, counts[k], o.ks_draws, sum, rng, ws);
-        cv.rnd[k][h][r] = sum ? rb.distance_sum : rb.distance_norm;
+        cv.rnd[k][h][r] = sum ? rbs[k].distance_sum : rbs[k].distance_norm;
       }
     }
   });
@@ -431,11 +454,18 @@ std::vector<CriticalPoint> critical_at_length(const SelectivitySource& src,
       if (bar) bar->advance(H);
       continue;
     }
-    const CountValues cv = evaluate_counts(src, o, caches, rowsets, alphas, grid);
+    // Scan the grid upwards in chunks (one pass per chunk shares the rows' top-N GEMM) and stop
+    // at the first chunk holding an accepting N: points above the critical N are not needed.
     std::size_t first = grid.size();
-    for (std::size_t k = 0; k < grid.size(); ++k) {
-      cp.scan.push_back(ks_between(grid[k], cv.top[k], cv.rnd[k], o.ks_unit));
-      if (first == grid.size() && cp.scan.back().p_value >= o.ks_level) first = k;
+    for (std::size_t start = 0; start < grid.size() && first == grid.size(); start += kScanChunk) {
+      const std::vector<Index> chunk(
+          grid.begin() + static_cast<std::ptrdiff_t>(start),
+          grid.begin() + static_cast<std::ptrdiff_t>(std::min(grid.size(), start + kScanChunk)));
+      const CountValues cv = evaluate_counts(src, o, caches, rowsets, alphas, chunk);
+      for (std::size_t k = 0; k < chunk.size(); ++k) {
+        cp.scan.push_back(ks_between(chunk[k], cv.top[k], cv.rnd[k], o.ks_unit));
+        if (first == grid.size() && cp.scan.back().p_value >= o.ks_level) first = start + k;
+      }
     }
     if (first == grid.size()) {
       cp.critical = -1;
@@ -444,7 +474,8 @@ std::vector<CriticalPoint> critical_at_length(const SelectivitySource& src,
     } else {
       Index lo = first > 0 ? grid[first - 1] : 0, hi = grid[first];
       if (o.critical_refine && first > 0) {
-        while (hi - lo > 1) {
+        // Bisection to ~5% of N (finer is below the Monte Carlo resolution of the test).
+        while (hi - lo > std::max<Index>(1, hi / 20)) {
           const Index mid = lo + (hi - lo) / 2;
           const CountValues mv = evaluate_counts(src, o, caches, rowsets, alphas, {mid});
           const KsPoint kp = ks_between(mid, mv.top[0], mv.rnd[0], o.ks_unit);

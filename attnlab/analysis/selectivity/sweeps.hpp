@@ -6,9 +6,10 @@
 //                 for L in `lengths` at N = length_sweep_count (default 5)
 //   count         the same at the reference length for N in `counts`
 //   critical      per L in `critical_lengths`: the two-sample KS test (ks_test.hpp, exact p)
-//                 between top-N and random-subset d̃ for each N of `critical_grid` below L; the
-//                 critical N is the first N with p >= ks_level, refined by bisection between it
-//                 and the previous grid point (assuming p is monotone inside that bracket)
+//                 between top-N and random-subset d̃ for N of `critical_grid` below L, scanned
+//                 upwards (chunks of 4 grid points) until a chunk holds an accepting N; the
+//                 critical N is the first N with p >= ks_level, refined by bisection (to ~5% of
+//                 N) between it and the previous grid point (assuming p is monotone there)
 //   separability  N_s/N and r at the reference length for N in `separability_counts`
 //   sensitivity   ‖J‖₂, max|J_ij| (analytic) and their finite differences at every T of
 //                 `temperatures` and ε of `fd_eps`, on the rows as they are and on "tied" rows
@@ -28,7 +29,8 @@
 //
 // Errors: UsageError for options that cannot apply to the source (a length above the source's L,
 // N >= L, fewer than 4 heads with ks_unit = head — such a test can never reach p < 0.05 —, bad
-// levels or grids), InputError for sources with no eligible query at a length.
+// levels or grids), InputError for sources with no eligible query at a length, NumericError when
+// a score q·k overflows to ±inf (inputs too large to measure).
 //
 // Usage:
 //   SelectivitySource src = make_synthetic_source({.heads = 32, .seed = 1});
