@@ -133,7 +133,7 @@ std::string summary_text(const sel::SelectivityResult& r) {
     if (!n.critical.empty()) {
       os << " critical N";
       for (const auto& c : n.critical) {
-        os << " L" << c.length << "=" << (c.critical >= 0 ? std::to_string(c.critical) : ">grid");
+        os << " L" << c.length << "=" << (c.critical >= 0 ? std::to_string(c.critical) : "none");
       }
       os << " (N/L " << fmt(s.critical_ratio, 3) << ")";
     }
@@ -157,7 +157,7 @@ std::string summary_text(const sel::SelectivityResult& r) {
     os << "  spread " << sp.spread << " at L=" << sp.length << ":";
     for (std::size_t v = 0; v < sp.normalizers.size(); ++v) {
       os << " " << sp.normalizers[v] << "="
-         << (sp.critical[v] >= 0 ? std::to_string(sp.critical[v]) : ">grid");
+         << (sp.critical[v] >= 0 ? std::to_string(sp.critical[v]) : "none");
     }
     os << "\n";
   }
@@ -344,9 +344,9 @@ void register_selectivity(CLI::App& app) {
   cmd->add_option("--critical-lengths", o->study.critical_lengths,
                   "L values of the critical-N sweep (default: --lengths)")
       ->delimiter(',');
-  cmd->add_option(
-         "--critical-grid", o->study.critical_grid,
-         "Increasing N grid scanned for the critical N (default 1,2,4,...,256,384,512,768)")
+  cmd->add_option("--critical-grid", o->study.critical_grid,
+                  "Increasing N grid scanned for the critical N, plus L-1 (default "
+                  "1,2,4,8,16,32,48,...,512,768)")
       ->delimiter(',');
   cmd->add_flag("--no-refine", o->no_refine,
                 "Report the first accepting grid N without bisecting inside the grid bracket");

@@ -55,7 +55,8 @@ struct SelectivityOptions {
   Index reference_length = 0;  // L of the N, separability and sensitivity sweeps; 0 = max length
   std::vector<Index> separability_counts{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128};
   std::vector<Index> critical_lengths;  // empty = `lengths`
-  std::vector<Index> critical_grid{1, 2, 4, 8, 16, 32, 64, 128, 256, 384, 512, 768};
+  // N scanned for the critical N at length L: the values below L − 1, then L − 1 itself.
+  std::vector<Index> critical_grid{1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768};
   bool critical_refine = true;  // bisect (to ~5% of N) between the last rejecting and first
                                 // accepting grid N
   double ks_level = 0.05;
@@ -101,7 +102,7 @@ struct KsPoint {
 
 struct CriticalPoint {
   Index length = 0;
-  Index critical = -1;  // smallest N accepted (p >= level); -1 = none below L on the grid
+  Index critical = -1;  // smallest N accepted (p >= level); -1 = not even N = L − 1
   Index bracket_low = 0, bracket_high = 0;  // last rejecting N and the critical N (grid bracket)
   std::vector<KsPoint> scan;                // every grid N < L
   std::vector<KsPoint> refine;              // bisection steps inside the bracket

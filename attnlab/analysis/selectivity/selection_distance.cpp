@@ -61,10 +61,22 @@ double direct_sq_distance(const SelectionRow& row, Index j, const double* s) {
   return acc;
 }
 
+// Σ x in a summation order fixed by n alone (8 interleaved lanes, then pairwise): unlike Eigen's
+// .sum(), whose peeling depends on the address alignment, the result never depends on where the
+// buffer happens to live — part of the bit-identical-for-a-seed contract.
+double fixed_order_sum(const double* x, Index n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  Index i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lane[l] += x[i + l];
+  for (int l = 0; i < n; ++i, ++l) lane[l] += x[i];
+  return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
 // dist[j] = sqrt(max(0, α_j²‖x_j‖² − 2 α_j p_j + ss)) for every key, with Eigen's SIMD sqrt (the
 // scalar std::sqrt keeps errno semantics and would not vectorize without -fno-math-errno).
-void expanded_distances(const std::vector<double>& a2n, std::span<const double> alpha,
-                        const double* p, double ss, Index L, std::vector<double>& dist) {
+void expanded_distances(const AlignedVector<double>& a2n, std::span<const double> alpha,
+                        const double* p, double ss, Index L, AlignedVector<double>& dist) {
   dist.resize(static_cast<std::size_t>(L));
   const Eigen::Map<const Eigen::ArrayXd> A2N(a2n.data(), L), AL(alpha.data(), L), P(p, L);
   Eigen::Map<Eigen::ArrayXd> D(dist.data(), L);
@@ -223,9 +235,7 @@ void random_subset_distances(const SelectionRow& row, std::span<const Index> cou
         for (Index t = 0; t < pending[b].k; ++t)
           drawn += ws.dist[static_cast<std::size_t>(chosen[t])];
         sum_total[pending[b].count] +=
-            pending[b].complement
-                ? drawn
-                : Eigen::Map<const Eigen::ArrayXd>(ws.dist.data(), L).sum() - drawn;
+            pending[b].complement ? drawn : fixed_order_sum(ws.dist.data(), L) - drawn;
       }
     }
     np = 0;

@@ -60,16 +60,16 @@ struct SelectionRow {
 
 // Scratch buffers, reused across rows and calls of one thread (sized on first use).
 struct SelectionWorkspace {
-  std::vector<Index> perm;    // [L] permutation buffer of the subset sampler
-  std::vector<Index> rank;    // [L] rank of key j in `order`
-  std::vector<Index> chosen;  // [block, N'] keys drawn per set of a block
-  std::vector<double> a2n;    // [L] α_j² ‖x_j‖²
-  std::vector<double> dist;   // [L] expanded distances of one set
-  MatrixD sets;               // [block, dx] contexts s of a block of sets
-  MatrixD weights_block;      // [block, L] α on the selected keys (dense mode), else 0
-  MatrixD products;           // [block, L] P = S Xᵀ
-  VectorD output;             // [dx] o = Σ_j α_j x_j
-  VectorD tmp;                // [dx]
+  std::vector<Index> perm;     // [L] permutation buffer of the subset sampler
+  std::vector<Index> rank;     // [L] rank of key j in `order`
+  std::vector<Index> chosen;   // [block, N'] keys drawn per set of a block
+  AlignedVector<double> a2n;   // [L] α_j² ‖x_j‖² (64-byte aligned: Eigen peels by address)
+  AlignedVector<double> dist;  // [L] expanded distances of one set
+  MatrixD sets;                // [block, dx] contexts s of a block of sets
+  MatrixD weights_block;       // [block, L] α on the selected keys (dense mode), else 0
+  MatrixD products;            // [block, L] P = S Xᵀ
+  VectorD output;              // [dx] o = Σ_j α_j x_j
+  VectorD tmp;                 // [dx]
 };
 
 // What the top-N set of a row measures for one N.

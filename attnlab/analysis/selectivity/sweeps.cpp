@@ -241,7 +241,7 @@ void run_distance_sweeps(const SelectivitySource& src, const SelectivityOptions&
       const Index R = rs.rows();
       rows_at[li][h] = R;
       SelectionWorkspace ws;
-      std::vector<double> alpha(static_cast<std::size_t>(L)), logits(static_cast<std::size_t>(L));
+      AlignedVector<double> alpha(static_cast<std::size_t>(L)), logits(static_cast<std::size_t>(L));
       std::vector<TopNPoint> pts(pc.size());
       const std::size_t K = pc.size();
       std::vector<Index> random_counts;
@@ -434,7 +434,8 @@ std::vector<CriticalPoint> critical_at_length(const SelectivitySource& src,
   std::vector<CriticalPoint> out(settings.size());
   std::vector<Index> grid;
   for (Index g : o.critical_grid)
-    if (g < L) grid.push_back(g);
+    if (g < L - 1) grid.push_back(g);
+  grid.push_back(L - 1);  // the largest N with a non-selected key closes every grid
   std::vector<RowSet> rowsets(static_cast<std::size_t>(H));
   parallel_for(H, [&](Index h) { rowsets[h] = build_rows(src, h, caches[h], L, o.max_queries); });
   for (std::size_t v = 0; v < settings.size(); ++v) {

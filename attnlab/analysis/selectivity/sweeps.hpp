@@ -6,7 +6,8 @@
 //                 for L in `lengths` at N = length_sweep_count (default 5)
 //   count         the same at the reference length for N in `counts`
 //   critical      per L in `critical_lengths`: the two-sample KS test (ks_test.hpp, exact p)
-//                 between top-N and random-subset d̃ for N of `critical_grid` below L, scanned
+//                 between top-N and random-subset d̃ for N of `critical_grid` below L − 1 and
+//                 for N = L − 1 (so no L falls between grid points), scanned
 //                 upwards (chunks of 4 grid points) until a chunk holds an accepting N; the
 //                 critical N is the first N with p >= ks_level, refined by bisection (to ~5% of
 //                 N) between it and the previous grid point (assuming p is monotone there)
