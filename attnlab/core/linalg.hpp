@@ -16,8 +16,10 @@
 //     are backward stable (|δλ| ≲ n·ε·λ_max), so a resolved κ still carries the relative
 //     uncertainty kappa_error = tolerance/λ_min, reported next to it.
 //
-// Invariants: nothing here touches global state; results are bit-identical for a fixed
-// OpenBLAS thread count.
+// Threads: the eigensolvers run LAPACK with ONE OpenBLAS thread (restored afterwards): the
+// BLAS-2-bound tridiagonal reduction gains little from threads and slows down 5-10x on shared
+// cores; their results are therefore the same for every --threads. Cholesky (BLAS-3) uses the
+// configured threads and is bit-identical for a fixed thread count.
 //
 // Usage:
 //   VectorD ev = symmetric_eigenvalues(gram, "spectrum: G");      // ascending [n]

@@ -12,6 +12,7 @@
 #include "attnlab/report/sections/gallery_section.hpp"
 #include "attnlab/report/sections/speed_section.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
+#include "attnlab/report/sections/ntk_section.hpp"
 
 namespace attnlab::report {
 namespace fs = std::filesystem;
@@ -22,6 +23,7 @@ const std::vector<StudySection>& study_sections() {
       {"speed", "Speed and memory of the fused kernel", run_speed_study, render_speed_section},
       {"inspect", "What GPT-2's heads do (per-head diagnostics)", run_inspect_study,
        render_inspect_section},
+      {"ntk", "Gram spectrum and NTK (non-)convergence", run_ntk_study, render_ntk_section},
   };
   return sections;
 }

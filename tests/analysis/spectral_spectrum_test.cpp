@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "attnlab/analysis/ntk/analytic_ntk.hpp"
 #include "attnlab/core/error.hpp"
@@ -93,6 +94,34 @@ TEST(Spectrum, StudyOnUserDataRoundTripsThroughJson) {
   o.sizes = {10};
   o.class_sets = {{0, 1}};
   EXPECT_THROW(run_spectrum_study(base, o), UsageError);  // classes need labels
+}
+
+}  // namespace
+}  // namespace attnlab::analysis::spectral
+
+namespace attnlab::analysis::spectral {
+namespace {
+
+TEST(Spectrum, SubsetSourceDrawsExactlyLikeTheDatasetLoader) {
+  if (!std::filesystem::exists(std::filesystem::path(io::kFashionMnistDefaultDir) /
+                               "train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "dataset-fashion-mnist not installed";
+  }
+  io::DataOptions base;
+  base.seed = 4;
+  const SubsetSource source(base);
+  for (const std::vector<int>& classes : {std::vector<int>{}, std::vector<int>{6, 0}}) {
+    io::DataOptions d = base;
+    d.classes = classes;
+    d.n = 37;
+    const io::StudyData ref = io::load_study_data(d);
+    const io::StudyData got = source.draw(classes, 37);
+    EXPECT_EQ(got.x, ref.x);
+    EXPECT_EQ(got.y, ref.y);
+    EXPECT_EQ(got.class_names, ref.class_names);
+    EXPECT_EQ(got.source, ref.source);
+  }
+  EXPECT_THROW(source.draw({0, 12}, 10), UsageError);
 }
 
 }  // namespace

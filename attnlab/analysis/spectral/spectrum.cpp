@@ -2,14 +2,17 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include "attnlab/analysis/ntk/analytic_ntk.hpp"
 #include "attnlab/analysis/ntk/kernel_metrics.hpp"
 #include "attnlab/core/blas.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/progress.hpp"
+#include "attnlab/core/rng.hpp"
 #include "attnlab/core/timer.hpp"
 #include "attnlab/nn/attention_features.hpp"
 
@@ -120,6 +123,53 @@ SpectrumRow row_from_json(const nlohmann::json& j) {
 
 }  // namespace
 
+SubsetSource::SubsetSource(const io::DataOptions& base) : base_(base) {
+  if (base_.x_path.empty()) {
+    if (base_.dataset != "fashion-mnist") {
+      throw UsageError(str_cat("spectrum: unknown dataset '", base_.dataset,
+                               "'; the built-in dataset is 'fashion-mnist' (or pass --x X.npy)"));
+    }
+    images_ = io::load_fashion_mnist(base_.split, base_.data_dir);
+  }
+}
+
+io::StudyData SubsetSource::draw(const std::vector<int>& classes, Index n) const {
+  io::DataOptions d = base_;
+  d.classes = classes;
+  d.n = n;
+  if (!base_.x_path.empty()) return io::load_study_data(d);
+  // The same draw as io::load_study_data: Rng::stream(seed, kDataStreamId), balanced_subset.
+  std::vector<int> cls = classes;
+  if (cls.empty()) {
+    for (int c = 0; c < io::kFashionMnistClasses; ++c) cls.push_back(c);
+  }
+  for (const int c : cls) {
+    if (c < 0 || c >= io::kFashionMnistClasses) {
+      throw UsageError(str_cat("spectrum: Fashion-MNIST class ", c, " does not exist; classes are "
+                               "0..9"));
+    }
+  }
+  if (n < 1) throw UsageError(str_cat("spectrum: n must be >= 1, got ", n));
+  Rng rng = Rng::stream(base_.seed, io::kDataStreamId);
+  const std::vector<Index> rows = io::balanced_subset(
+      std::span<const std::uint8_t>(images_.labels), std::span<const int>(cls), n, rng);
+  io::StudyData data;
+  const Index D = images_.rows * images_.cols;
+  data.x.resize(static_cast<Index>(rows.size()), D);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::uint8_t* src = images_.pixels.data() + rows[i] * D;
+    for (Index j = 0; j < D; ++j) data.x(static_cast<Index>(i), j) = src[j] / 255.0;
+    const int label = images_.labels[static_cast<std::size_t>(rows[i])];
+    data.y.push_back(static_cast<int>(std::find(cls.begin(), cls.end(), label) - cls.begin()));
+  }
+  for (const int c : cls) data.class_names.emplace_back(io::kFashionMnistClassNames[c]);
+  const std::filesystem::path dir = base_.data_dir.empty()
+                                        ? std::filesystem::path(io::kFashionMnistDefaultDir)
+                                        : base_.data_dir;
+  data.source = str_cat("fashion-mnist ", base_.split, " (", dir.string(), ")");
+  return data;
+}
+
 std::string class_set_label(const std::vector<int>& classes) {
   if (classes.empty()) return "all";
   std::string s;
@@ -210,12 +260,10 @@ SpectrumResult run_spectrum_study(const io::DataOptions& base, const SpectrumOpt
   SpectrumResult result;
   result.options = o;
   result.seed = base.seed;
+  const SubsetSource pool(base);
   for (const std::vector<int>& classes : o.class_sets) {
     for (const Index n : o.sizes) {
-      io::DataOptions d = base;
-      d.classes = classes;
-      d.n = n;
-      const io::StudyData data = io::load_study_data(d);
+      const io::StudyData data = pool.draw(classes, n);
       if (result.source.empty()) result.source = data.source;
       SpectrumRow row = spectrum_row(io::normalize_rows(data.x), o.bernstein_delta);
       row.classes = classes;

@@ -104,4 +104,18 @@ SpectrumResult spectrum_from_json(const nlohmann::json& j);
 
 std::string class_set_label(const std::vector<int>& classes);
 
+// Draws many class-balanced subsets from one data source, reading Fashion-MNIST once (the
+// draws equal io::load_study_data's for the same options). User NPY data goes through
+// io::load_study_data on every draw.
+class SubsetSource {
+ public:
+  explicit SubsetSource(const io::DataOptions& base);
+  // Rows [n, D] (raw, not normalized) of `classes` ({} = all), seeded by base.seed.
+  io::StudyData draw(const std::vector<int>& classes, Index n) const;
+
+ private:
+  io::DataOptions base_;
+  io::ImageSet images_;  // Fashion-MNIST split (empty for user data)
+};
+
 }  // namespace attnlab::analysis::spectral
