@@ -443,6 +443,10 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
     }
   }
 
+  // With only the last token's logits wanted and nothing captured, the last layer computes its
+  // attention output and MLP for the last row only (what generation needs).
+  const bool last_row_only = o.logits == LogitsMode::last && !o.hidden_states && !o.diagnostics &&
+                             o.maps.empty() && !scoring && o.kernel == Kernel::automatic && n > 1;
   MatrixF a(n, C), qkv(n, 3 * C), att(n, C), f(n, F);
   AlignedVector<float> q(static_cast<std::size_t>(H * n * d));  // [H, n, d]
   if (o.diagnostics) result.layers.resize(static_cast<std::size_t>(L));
@@ -468,6 +472,24 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       }
     }
     const AttentionSpec spec = layer_attention_spec(cfg, o, l);
+    if (last_row_only && l == L - 1) {
+      // Only the last row of the last layer reaches the output (the last token's logits); the
+      // other rows' keys and values are in the cache already. Attention of that one query over
+      // all M keys (row kernel, query position M − 1), then the rest of the block on one row.
+      AlignedVector<float> q1(static_cast<std::size_t>(H * d));  // [H, 1, d]
+      for (Index h = 0; h < H; ++h)
+        std::copy(q.data() + (h * n + n - 1) * d, q.data() + (h * n + n) * d, q1.data() + h * d);
+      const ScoreMods mods1(spec, H, 1, M, d);
+      const AttentionJob job1{&spec, &mods1, &cache, l, H, 1, M, d, M - 1, q1.data()};
+      const Index r = n - 1;
+      attend_rows(job1, att.data() + r * C, nullptr);
+      linear(att.data() + r * C, 1, C, P.proj_w, P.proj_b, C, x.data() + r * C, true);
+      layernorm(x.data() + r * C, 1, C, P.ln2_w, P.ln2_b, eps, a.data() + r * C);
+      linear(a.data() + r * C, 1, C, P.fc_w, P.fc_b, F, f.data() + r * F, false);
+      gelu(f.data() + r * F, 1, F, cfg.activation);
+      linear(f.data() + r * F, 1, F, P.fcproj_w, P.fcproj_b, C, x.data() + r * C, true);
+      continue;
+    }
     const ScoreMods mods(spec, H, n, M, d);
     AttentionJob job{&spec, &mods, &cache, l, H, n, M, d, p0, q.data()};
     LayerCapture* capture = nullptr;

@@ -27,6 +27,9 @@
 //     decode steps, every spec attend() routes to its fp64 reference (top-k, sparse normalizers:
 //     here they stream row by row instead of materializing [H, n, M]), and captured maps.
 // Kernel::fused / Kernel::reference in ForwardOptions force attend() / the row kernel.
+// When only the last token's logits are wanted and nothing is captured (generation's prefill),
+// the last layer runs its attention output and MLP for the last row only: the other rows' keys
+// and values are all the cache needs (the same saving as llama.cpp's output-row selection).
 //
 // Capture (ForwardOptions): per layer and head, streamed row statistics (attention/
 // row_diagnostics.hpp: entropy, sink mass, max weight, sparsity, top-8, wasted work) plus the
@@ -143,7 +146,8 @@ struct ForwardResult {
   std::vector<MatrixF> hidden;       // [L] of [n, C] when requested
   MatrixF final_hidden;              // [n, C] LNf output when hidden_states was requested
   std::vector<double> nll;           // [n − score_from] when targets were given
-  attention::Kernel kernel = attention::Kernel::automatic;  // what ran for the attention
+  attention::Kernel kernel = attention::Kernel::automatic;  // attention kernel of the last
+                                                            // full layer
 };
 
 class Gpt2Model {
