@@ -37,7 +37,8 @@ TEST(NtkConvergence, RelFrobSlopeAtInitIsMinusOneHalfForRelu) {
   const bool small = testing::small_scale();
   const KernelData data = synthetic(small ? 24 : 40, 0, 30, 2, 1);
   ConvergenceOptions o;
-  o.widths = small ? std::vector<Index>{16, 64, 256, 1024} : std::vector<Index>{32, 128, 512, 2048, 8192};
+  o.widths =
+      small ? std::vector<Index>{16, 64, 256, 1024} : std::vector<Index>{32, 128, 512, 2048, 8192};
   o.seeds = small ? 3 : 4;
   o.models = {ModelKind::relu};
   o.arm_a = o.arm_b = false;
@@ -67,7 +68,7 @@ TEST(NtkConvergence, ArmBTracksTheKernelGdPredictorBetterAsWidthGrows) {
   const auto gd = summarize_metric(r, ModelKind::relu, "b.dist_gd_rel");
   const auto drift = summarize_metric(r, ModelKind::relu, "b.drift");
   ASSERT_EQ(gd.size(), 2u);
-  EXPECT_LT(gd[1].stats.mean, gd[0].stats.mean / 2.0);      // ∝ m^(-1/2) would be 4-8x
+  EXPECT_LT(gd[1].stats.mean, gd[0].stats.mean / 2.0);        // ∝ m^(-1/2) would be 4-8x
   EXPECT_LT(drift[1].stats.mean, drift[0].stats.mean / 2.0);  // lazier kernel
   for (const ConvergenceRecord& rec : r.records) {
     EXPECT_EQ(rec.b.steps, 60);

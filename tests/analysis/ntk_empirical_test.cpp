@@ -9,8 +9,8 @@
 
 #include "attnlab/analysis/ntk/analytic_ntk.hpp"
 #include "attnlab/analysis/ntk/kernel_metrics.hpp"
-#include "attnlab/core/linalg.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/linalg.hpp"
 #include "tests/nn/nn_test_util.hpp"
 
 namespace attnlab::analysis::ntk {
@@ -28,8 +28,7 @@ TEST(EmpiricalNtk, StructuredEqualsJacobianForTwoLayerRelu) {
     const MatrixD x1 = random_unit_rows(12, 9, 1, 0.3), x2 = random_unit_rows(7, 9, 2, 0.3);
     EXPECT_LT(rel_err(empirical_ntk(net, x1), jacobian_ntk(net, x1, x1)), 1e-10) << C;
     EXPECT_LT(rel_err(empirical_ntk(net, x1, x2), jacobian_ntk(net, x1, x2)), 1e-10) << C;
-    EXPECT_LT(rel_err(empirical_ntk_full(net, x1, x2),
-                      jacobian_ntk(net, x1, x2, NtkOutputs::full)),
+    EXPECT_LT(rel_err(empirical_ntk_full(net, x1, x2), jacobian_ntk(net, x1, x2, NtkOutputs::full)),
               1e-10)
         << C;
     // The symmetric (SYRK) path equals the general one and is exactly symmetric.

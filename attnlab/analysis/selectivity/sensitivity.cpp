@@ -143,6 +143,12 @@ double spectral_norm(const JacobianStructure& j, std::span<double> top) {
       unorm2 += u[i] * u[i];
       if (i != i1 && u[i] != 0.0) lo_pole = std::max(lo_pole, a[i]);
     }
+    if (lo_pole == -std::numeric_limits<double>::infinity()) {
+      // u vanishes off i1: J/c = diag(a) − u1² e1 e1ᵀ is diagonal.
+      lambda = std::max(a1 - u[i1] * u[i1], a2);
+      set_unit(lambda == a2 && a2 > a1 - u[i1] * u[i1] ? i2 : i1);
+      return j.scale * std::max(lambda, 0.0);
+    }
     double lo = std::max(lo_pole, a1 - unorm2), hi = a1;
     auto eval = [&](double lam, double& deriv) {
       double f = 1.0;

@@ -241,7 +241,8 @@ void run_distance_sweeps(const SelectivitySource& src, const SelectivityOptions&
       const Index R = rs.rows();
       rows_at[li][h] = R;
       SelectionWorkspace ws;
-      AlignedVector<double> alpha(static_cast<std::size_t>(L)), logits(static_cast<std::size_t>(L));
+      AlignedVector<double> alpha(static_cast<std::size_t>(L)), logits(static_cast<std::size_t>(L)),
+          log_alpha(static_cast<std::size_t>(L));
       std::vector<TopNPoint> pts(pc.size());
       const std::size_t K = pc.size();
       std::vector<Index> random_counts;
@@ -260,12 +261,13 @@ void run_distance_sweeps(const SelectivitySource& src, const SelectivityOptions&
           maxw += mx;
           if (bacc) {
             const double c = logit_scale(settings[v], L);
-            const BandCheck b = check_length_band(alpha, c * rs.q_norm[r] * rs.k_max[r]);
+            row_log_weights(settings[v].normalizer, logits, alpha, log_alpha);
+            const BandCheck b = check_length_band(log_alpha, c * rs.q_norm[r] * rs.k_max[r]);
             ++bacc->rows;
             bacc->inside += b.inside ? 1 : 0;
             bacc->upper_sum += b.upper_use;
             bacc->upper_max = std::max(bacc->upper_max, b.upper_use);
-            if (b.min_weight > 0.0) {
+            if (std::isfinite(b.lower_use)) {
               bacc->lower_sum += b.lower_use;
               ++bacc->lower_n;
             } else {
