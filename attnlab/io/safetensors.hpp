@@ -37,8 +37,10 @@
 // parsed and validated; read_f32() converts F32, F16, BF16 and F64 to fp32 and rejects the rest.
 //
 // Storage: a file is memory-mapped read-only (one mapping, shared by copies of the
-// SafetensorsFile); in-memory bytes are held in one buffer. Views are spans into it; read_f32
-// copies (so misaligned data, as written by writers that do not pad, is handled).
+// SafetensorsFile; the file must not be truncated by another process while mapped — the
+// validation ran on the bytes as they were); in-memory bytes are held in one buffer. Views are
+// spans into it; read_f32 copies (so misaligned data, as written by writers that do not pad, is
+// handled).
 //
 // Writer: tensors sorted by dtype alignment (descending) then name, header padded with spaces to
 // a multiple of 8 so every tensor is aligned to its element size, metadata optional. F32 input can

@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 
 #include "attnlab/analysis/inspect/head_inspection.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/models/gpt2/attention_override.hpp"
+#include "attnlab/report/report_builder.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
 #include "tests/models/gpt2_reference.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace attnlab {
 namespace {
@@ -267,6 +271,49 @@ TEST(InspectHeads, JsonRoundTripAndRendering) {
   broken = j;
   broken.erase("order_test");
   EXPECT_THROW(analysis::inspect_from_json(broken), FormatError);
+}
+
+// The report study: random weights by default (labelled as such), the files named by
+// ATTNLAB_GPT2_DIR when set (labelled as real weights), and a clear error when that directory
+// lacks the files.
+TEST(InspectStudy, RandomByDefaultAndGpt2DirWhenSet) {
+  ::unsetenv("ATTNLAB_GPT2_DIR");
+  report::ReportOptions ro;
+  ro.quick = true;
+  const nlohmann::json random = report::run_inspect_study(ro);
+  EXPECT_TRUE(random["source"]["random_weights"].get<bool>());
+  EXPECT_NE(random["source"]["model"].get<std::string>().find("Hugging Face loader"),
+            std::string::npos);
+  EXPECT_GT(random["text"]["tokens"].get<int>(), 100);
+  EXPECT_FALSE(random["order_test"]["rows"].empty());
+
+  testing::TempDir dir;
+  const auto c = testing::test_config();
+  auto w = testing::make_test_weights(c, 45);
+  models::gpt2::save_gpt2_hf(w, dir.path());
+  ::setenv("ATTNLAB_GPT2_DIR", dir.path().c_str(), 1);
+  EXPECT_THROW(report::run_inspect_study(ro), InputError);  // no tokenizer files there
+  // A byte-level tokenizer needs V >= 256: write a 300-token model's vocab as bytes + specials.
+  {
+    nlohmann::json v = nlohmann::json::object();
+    const auto bt = models::gpt2::BpeTokenizer::byte_level();
+    for (int i = 0; i < 256; ++i) {
+      const char32_t cp =
+          models::gpt2::byte_to_unicode(static_cast<std::uint8_t>(bt.token_bytes(i)[0]));
+      v[cp < 0x80 ? std::string(1, static_cast<char>(cp))
+                  : std::string{static_cast<char>(0xc0 | (cp >> 6)),
+                                static_cast<char>(0x80 | (cp & 0x3f))}] = i;
+    }
+    std::ofstream(dir / "vocab.json") << v.dump();
+    std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
+  }
+  const nlohmann::json real = report::run_inspect_study(ro);
+  ::unsetenv("ATTNLAB_GPT2_DIR");
+  EXPECT_FALSE(real["source"]["random_weights"].get<bool>());
+  EXPECT_EQ(real["source"]["model"], (dir / "model.safetensors").string());
+  const std::string html = report::render_inspect_section(real);
+  EXPECT_EQ(html.find("RANDOM weights"), std::string::npos);
+  EXPECT_NE(html.find("Real weights from"), std::string::npos);
 }
 
 TEST(InspectHeads, RejectsBadOptions) {

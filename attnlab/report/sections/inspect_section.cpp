@@ -166,11 +166,11 @@ std::string all_heads_table(const InspectResult& r) {
     rows.push_back({std::to_string(h.layer), std::to_string(h.head), fmt(h.norm_entropy),
                     fmt(h.effective_support), fmt(h.sink_mass), fmt(h.self_mass), fmt(h.prev_mass),
                     fmt(h.max_weight), format_percent(h.sparsity), fmt(h.top8_mass),
-                    format_percent(h.wasted_share), h.labels()});
+                    format_percent(h.wasted_share), fmt(h.wasted_mass), h.labels()});
   }
   return "<details><summary>All " + std::to_string(r.heads.size()) + " heads (table)</summary>" +
          html_table({"layer", "head", "norm. entropy", "eff. support", "sink", "self", "prev",
-                     "max w", "sparsity", "top-8", "wasted", "labels"},
+                     "max w", "sparsity", "top-8", "wasted share", "wasted mass", "labels"},
                     rows) +
          "</details>";
 }
@@ -379,7 +379,9 @@ std::string render_inspect_section(const nlohmann::json& result) {
       "Sparsity: share of all visible entries below 1% of their row's max (H2O's measure). "
       "Top-8 mass: mean mass of the 8 largest weights (rows with > 8 keys).",
       "Wasted-work share: share of visible entries — hence of QKᵀ and PV multiply-adds — that "
-      "carry < 1% of their row's mass.",
+      "carry < 1% of their row's mass. Read it with the wasted mass (table): a near-uniform row "
+      "over more than 100 keys makes every entry individually negligible, so the share nears 1 "
+      "although those entries together carry all of the mass.",
       "Overloaded: normalized entropy > " + fmt(r.overloaded_threshold, 2) +
           ". Collapsed: more than " + fmt(r.collapsed_threshold, 2) +
           " of the mass on the first token or on the query itself, on average (a previous-token "
