@@ -96,12 +96,13 @@ double mean_of(const ntk::ConvergenceResult& r, ntk::ModelKind m, const char* ke
 void print_summary(const ntk::ConvergenceResult& r) {
   const auto& o = r.options;
   std::printf("NTK convergence — %s\n", r.source.c_str());
-  std::printf("n_train %ld, n_test %ld, D %ld, %ld classes, %ld outputs (targets %s), %ld seeds; "
-              "ridge %s; %.1f s\n",
-              static_cast<long>(r.n_train), static_cast<long>(r.n_test), static_cast<long>(r.dim),
-              static_cast<long>(r.classes), static_cast<long>(r.outputs),
-              std::string(nn::to_string(*o.encoding)).c_str(), static_cast<long>(o.seeds),
-              num(o.ridge).c_str(), r.seconds);
+  std::printf(
+      "n_train %ld, n_test %ld, D %ld, %ld classes, %ld outputs (targets %s), %ld seeds; "
+      "ridge %s; %.1f s\n",
+      static_cast<long>(r.n_train), static_cast<long>(r.n_test), static_cast<long>(r.dim),
+      static_cast<long>(r.classes), static_cast<long>(r.outputs),
+      std::string(nn::to_string(*o.encoding)).c_str(), static_cast<long>(o.seeds),
+      num(o.ridge).c_str(), r.seconds);
   if (o.arm_a) {
     std::printf("arm A: init N(0, %s^2), Adam lr %s, batch %ld, L2 %s, %s, %ld epochs\n",
                 num(o.init_std_a).c_str(), num(o.lr_a).c_str(), static_cast<long>(o.batch_a),
@@ -109,24 +110,26 @@ void print_summary(const ntk::ConvergenceResult& r) {
                 static_cast<long>(o.epochs_a));
   }
   if (o.arm_b) {
-    std::printf("arm B: NTK param. (%s init), full-batch GD on MSE, eta = %s * 2n/lambda_max(Theta_0 "
-                "full), <= %ld steps, tol %s\n",
-                o.antisymmetric_b ? "antisymmetric" : "iid", num(o.lr_fraction_b).c_str(),
-                static_cast<long>(o.steps_b), num(o.tol_b).c_str());
+    std::printf(
+        "arm B: NTK param. (%s init), full-batch GD on MSE, eta = %s * 2n/lambda_max(Theta_0 "
+        "full), <= %ld steps, tol %s\n",
+        o.antisymmetric_b ? "antisymmetric" : "iid", num(o.lr_fraction_b).c_str(),
+        static_cast<long>(o.steps_b), num(o.tol_b).c_str());
   }
   for (const auto& ref : r.references) {
-    std::printf("\n%s: kappa(Theta_inf) = %s%s (lambda_min %s, lambda_max %s), f_NTK acc train "
-                "%s test %s; rel_frob slope %s, spec_ratio slope %s, spec_ratio = 0.5 at m ~ %s "
-                "(fit), Bernstein m >= %s\n",
-                std::string(ntk::model_label(ref.model)).c_str(), num(ref.theta_inf.kappa).c_str(),
-                ref.theta_inf.resolved ? "" : " (unresolved)", num(ref.theta_inf.lambda_min).c_str(),
-                num(ref.theta_inf.lambda_max).c_str(), num(ref.ntk_train_acc).c_str(),
-                num(ref.ntk_test_acc).c_str(), num(ref.rel_frob_fit.slope).c_str(),
-                num(ref.spec_ratio_fit.slope).c_str(), num(ref.empirical_width_half).c_str(),
-                num(ref.bernstein_width).c_str());
+    std::printf(
+        "\n%s: kappa(Theta_inf) = %s%s (lambda_min %s, lambda_max %s), f_NTK acc train "
+        "%s test %s; rel_frob slope %s, spec_ratio slope %s, spec_ratio = 0.5 at m ~ %s "
+        "(fit), Bernstein m >= %s\n",
+        std::string(ntk::model_label(ref.model)).c_str(), num(ref.theta_inf.kappa).c_str(),
+        ref.theta_inf.resolved ? "" : " (unresolved)", num(ref.theta_inf.lambda_min).c_str(),
+        num(ref.theta_inf.lambda_max).c_str(), num(ref.ntk_train_acc).c_str(),
+        num(ref.ntk_test_acc).c_str(), num(ref.rel_frob_fit.slope).c_str(),
+        num(ref.spec_ratio_fit.slope).c_str(), num(ref.empirical_width_half).c_str(),
+        num(ref.bernstein_width).c_str());
     std::printf("%7s %9s %10s | %9s %8s %8s %8s %7s | %9s %8s %8s %8s %8s %7s\n", "width",
-                "rel_frob", "spec_ratio", "A rf_T", "A drift", "A dist", "A rel", "A acc",
-                "B rf_T", "B drift", "B dist", "B rel", "B gd rel", "B acc");
+                "rel_frob", "spec_ratio", "A rf_T", "A drift", "A dist", "A rel", "A acc", "B rf_T",
+                "B drift", "B dist", "B rel", "B gd rel", "B acc");
     for (const Index m : o.widths) {
       auto v = [&](const char* key) { return num(mean_of(r, ref.model, key, m)); };
       std::printf("%7ld %9s %10s | %9s %8s %8s %8s %7s | %9s %8s %8s %8s %8s %7s\n",
@@ -137,9 +140,10 @@ void print_summary(const ntk::ConvergenceResult& r) {
                   v("b.dist_gd_rel").c_str(), v("b.test_acc").c_str());
     }
   }
-  std::printf("\nMeans over seeds; rel_frob/spec_ratio at i.i.d. init vs Theta_inf; rf_T after "
-              "training; dist = ||f_m - f_NTK||_F on the test rows (rel: / ||f_NTK||_F); gd rel: "
-              "vs the time-matched kernel-GD predictor.\n");
+  std::printf(
+      "\nMeans over seeds; rel_frob/spec_ratio at i.i.d. init vs Theta_inf; rf_T after "
+      "training; dist = ||f_m - f_NTK||_F on the test rows (rel: / ||f_NTK||_F); gd rel: "
+      "vs the time-matched kernel-GD predictor.\n");
 }
 
 void run_ntk(const NtkFlags& f) {
@@ -168,7 +172,8 @@ void run_ntk(const NtkFlags& f) {
   }
   OutputSet outputs;
   if (!f.common.json_path.empty()) {
-    outputs.add(f.common.json_path, dump_json(make_result_envelope(info, timings, ntk::to_json(r))));
+    outputs.add(f.common.json_path,
+                dump_json(make_result_envelope(info, timings, ntk::to_json(r))));
   }
   outputs.commit();
   print_summary(r);
@@ -189,8 +194,9 @@ void register_ntk(CLI::App& app) {
   cmd->add_option("--n-train", f->n_train, "Training rows (class-balanced)")
       ->default_val(500)
       ->check(positive_number());
-  cmd->add_option("--n-test", f->n_test, "Test rows (Fashion-MNIST test split; for --x a held-out "
-                                          "part of the same file)")
+  cmd->add_option("--n-test", f->n_test,
+                  "Test rows (Fashion-MNIST test split; for --x a held-out "
+                  "part of the same file)")
       ->default_val(200)
       ->check(non_negative_number());
   cmd->add_option("--widths", f->widths, "Widths m (comma-separated)")
@@ -212,7 +218,8 @@ void register_ntk(CLI::App& app) {
                   "for training and for f_NTK")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "onehot", "centered", "pm1"}));
-  cmd->add_option("--loss-a", f->loss_a, "Arm A loss: auto (ce for > 2 classes, mse for 2), ce, mse")
+  cmd->add_option("--loss-a", f->loss_a,
+                  "Arm A loss: auto (ce for > 2 classes, mse for 2), ce, mse")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "ce", "mse"}));
   cmd->add_option("--epochs-a", f->epochs_a, "Arm A epochs (the paper: 500)")

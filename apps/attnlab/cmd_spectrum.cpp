@@ -46,11 +46,10 @@ std::string number_text(double v) {
 
 void print_table(const SpectrumResult& r) {
   std::printf("Gram spectrum and spectral amplification — %s (D = %ld, seed %llu)\n",
-              r.source.c_str(), static_cast<long>(r.dim),
-              static_cast<unsigned long long>(r.seed));
-  std::printf("%-7s %6s %5s %12s %12s %10s %9s %12s %10s %10s %8s %10s %10s %10s\n", "classes",
-              "n", "rank", "kappa(G)", "kappa(G^3)", "kappa(G)^3", "ratio", "kappa(F~)",
-              "NTK raw", "NTK attn", "ratio", "basis", "kappa^6", "k^6 n ln n");
+              r.source.c_str(), static_cast<long>(r.dim), static_cast<unsigned long long>(r.seed));
+  std::printf("%-7s %6s %5s %12s %12s %10s %9s %12s %10s %10s %8s %10s %10s %10s\n", "classes", "n",
+              "rank", "kappa(G)", "kappa(G^3)", "kappa(G)^3", "ratio", "kappa(F~)", "NTK raw",
+              "NTK attn", "ratio", "basis", "kappa^6", "k^6 n ln n");
   for (const SpectrumRow& w : r.rows) {
     const bool both = w.kappa_g_resolved && w.kappa_g3_resolved;
     std::printf("%-7s %6ld %5ld %12s %12s %10s %9s %12s %10s %10s %8s %10s %10s %10s\n",
@@ -66,10 +65,11 @@ void print_table(const SpectrumResult& r) {
                 w.width_basis.c_str(), number_text(w.width_kappa6).c_str(),
                 number_text(w.width_kappa6_nlogn).c_str());
   }
-  std::printf("kappa(G) is kappa_D = lambda_1/lambda_D when n > D. 'unresolved': lambda_min is at "
-              "the fp64 rounding floor (or kappa > 1e15).\nNTK: kappa of the arc-cosine ReLU NTK "
-              "on raw unit rows and on normalized attention features. Widths use the basis "
-              "column's kappa.\n");
+  std::printf(
+      "kappa(G) is kappa_D = lambda_1/lambda_D when n > D. 'unresolved': lambda_min is at "
+      "the fp64 rounding floor (or kappa > 1e15).\nNTK: kappa of the arc-cosine ReLU NTK "
+      "on raw unit rows and on normalized attention features. Widths use the basis "
+      "column's kappa.\n");
 }
 
 void run_spectrum(const SpectrumFlags& f) {
@@ -83,7 +83,8 @@ void run_spectrum(const SpectrumFlags& f) {
     o.class_sets.push_back({});
     if (!f.data.user_data()) o.class_sets.push_back({0, 6});
   } else {
-    for (const std::string& s : f.class_sets) o.class_sets.push_back(parse_class_list(s, "--classes"));
+    for (const std::string& s : f.class_sets)
+      o.class_sets.push_back(parse_class_list(s, "--classes"));
   }
   const io::DataOptions base = f.data.to_options(f.common.seed);
   SpectrumResult r;

@@ -31,8 +31,8 @@ class SingleBlasThread {
 
 void check_square_finite(const MatrixD& a, std::string_view what, const char* fn) {
   if (a.rows() != a.cols()) {
-    throw Error(str_cat(fn, " (", what, "): matrix must be square, got [", a.rows(), ", ",
-                        a.cols(), "]"));
+    throw Error(
+        str_cat(fn, " (", what, "): matrix must be square, got [", a.rows(), ", ", a.cols(), "]"));
   }
   for (Index i = 0; i < a.size(); ++i) {
     if (!std::isfinite(a.data()[i])) {
@@ -59,11 +59,10 @@ VectorD symmetric_eigenvalues(const MatrixD& a, std::string_view what) {
   MatrixD work = a;  // dsyevd overwrites its input
   const lapack_int nn = as_lapack_int(n, what);
   const SingleBlasThread one_thread;
-  const lapack_int info =
-      LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', nn, work.data(), nn, w.data());
+  const lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', nn, work.data(), nn, w.data());
   if (info != 0) {
-    throw NumericError(str_cat("symmetric_eigenvalues (", what, "): LAPACKE_dsyevd failed on [",
-                               n, ", ", n, "] with info=", info));
+    throw NumericError(str_cat("symmetric_eigenvalues (", what, "): LAPACKE_dsyevd failed on [", n,
+                               ", ", n, "] with info=", info));
   }
   return w;
 }
@@ -80,8 +79,8 @@ SymmetricEigen symmetric_eigen(const MatrixD& a, std::string_view what) {
   const lapack_int info =
       LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', nn, out.vectors.data(), nn, out.values.data());
   if (info != 0) {
-    throw NumericError(str_cat("symmetric_eigen (", what, "): LAPACKE_dsyevd failed on [", n,
-                               ", ", n, "] with info=", info));
+    throw NumericError(str_cat("symmetric_eigen (", what, "): LAPACKE_dsyevd failed on [", n, ", ",
+                               n, "] with info=", info));
   }
   return out;
 }
@@ -95,8 +94,7 @@ double symmetric_spectral_norm(const MatrixD& a, std::string_view what) {
 double rank_tolerance(const VectorD& ev, Index rows, Index cols) {
   if (ev.size() == 0) return 0.0;
   const double lmax = std::max(std::abs(ev(ev.size() - 1)), std::abs(ev(0)));
-  return static_cast<double>(std::max(rows, cols)) * std::numeric_limits<double>::epsilon() *
-         lmax;
+  return static_cast<double>(std::max(rows, cols)) * std::numeric_limits<double>::epsilon() * lmax;
 }
 
 Index numerical_rank(const VectorD& ev, double tolerance) {
@@ -162,10 +160,9 @@ MatrixD Cholesky::solve(const MatrixD& b) const {
   }
   MatrixD x = b;
   if (n == 0 || b.cols() == 0) return x;
-  const lapack_int info =
-      LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', as_lapack_int(n, what_),
-                     as_lapack_int(b.cols(), what_), factor_.data(), as_lapack_int(n, what_),
-                     x.data(), as_lapack_int(b.cols(), what_));
+  const lapack_int info = LAPACKE_dpotrs(
+      LAPACK_ROW_MAJOR, 'U', as_lapack_int(n, what_), as_lapack_int(b.cols(), what_),
+      factor_.data(), as_lapack_int(n, what_), x.data(), as_lapack_int(b.cols(), what_));
   if (info != 0) {
     throw Error(str_cat("Cholesky::solve (", what_, "): LAPACKE_dpotrs info=", info));
   }

@@ -65,10 +65,10 @@ struct SpectrumSummary {
   Index rank = 0;           // eigenvalues above tolerance
   double kappa = 0.0;       // λ_max / λ_min (+inf when λ_min ≤ 0)
   double kappa_error = 0.0;  // a-priori relative accuracy of κ: tolerance / λ_min = max(r,c)·ε·κ
-  bool resolved = false;    // λ_min > tolerance and κ ≤ kKappaResolvable
-  Index k = 0;              // index used for kappa_k (1-based; k = n means plain κ)
-  double lambda_k = 0.0;    // k-th largest eigenvalue
-  double kappa_k = 0.0;     // λ_max / λ_k (+inf when λ_k ≤ 0)
+  bool resolved = false;     // λ_min > tolerance and κ ≤ kKappaResolvable
+  Index k = 0;               // index used for kappa_k (1-based; k = n means plain κ)
+  double lambda_k = 0.0;     // k-th largest eigenvalue
+  double kappa_k = 0.0;      // λ_max / λ_k (+inf when λ_k ≤ 0)
   double kappa_k_error = 0.0;  // tolerance / λ_k
   bool kappa_k_resolved = false;
   double kappa_rank = 0.0;  // λ_max / λ_rank: κ over the numerically nonzero spectrum

@@ -11,14 +11,15 @@ namespace attnlab::nn {
 LinearAttentionFeatures::LinearAttentionFeatures(const MatrixD& context) {
   const Index n = context.rows(), D = context.cols();
   if (n < 1 || D < 1) {
-    throw UsageError(str_cat("LinearAttentionFeatures: context must be [n >= 1, D >= 1], got [",
-                             n, ", ", D, "]"));
+    throw UsageError(str_cat("LinearAttentionFeatures: context must be [n >= 1, D >= 1], got [", n,
+                             ", ", D, "]"));
   }
   for (Index i = 0; i < context.size(); ++i) {
     if (!std::isfinite(context.data()[i])) {
-      throw NumericError(str_cat("LinearAttentionFeatures: context has a non-finite entry at "
-                                 "flat index ",
-                                 i));
+      throw NumericError(
+          str_cat("LinearAttentionFeatures: context has a non-finite entry at "
+                  "flat index ",
+                  i));
     }
   }
   c_.resize(D, D);
@@ -38,8 +39,8 @@ LinearAttentionFeatures LinearAttentionFeatures::from_matrix(MatrixD c) {
   for (Index i = 0; i < c.rows(); ++i)
     for (Index j = 0; j < i; ++j)
       if (c(i, j) != c(j, i)) {
-        throw UsageError(str_cat("LinearAttentionFeatures::from_matrix: C is not symmetric at (",
-                                 i, ", ", j, ")"));
+        throw UsageError(str_cat("LinearAttentionFeatures::from_matrix: C is not symmetric at (", i,
+                                 ", ", j, ")"));
       }
   LinearAttentionFeatures f;
   f.c_ = std::move(c);
@@ -73,8 +74,8 @@ void LinearAttentionFeatures::backward(const Cache& cache, const MatrixD& d_feat
                                        MatrixD* d_c) const {
   const Index B = cache.x.rows(), D = dim();
   if (d_features.rows() != B || d_features.cols() != D) {
-    throw UsageError(str_cat("LinearAttentionFeatures::backward: d_features must be [", B, ", ",
-                             D, "], got [", d_features.rows(), ", ", d_features.cols(), "]"));
+    throw UsageError(str_cat("LinearAttentionFeatures::backward: d_features must be [", B, ", ", D,
+                             "], got [", d_features.rows(), ", ", d_features.cols(), "]"));
   }
   // dz [B, D] through the normalization
   const MatrixD dz = normalize_rows_backward(cache.features, cache.norms, d_features);
@@ -86,16 +87,15 @@ void LinearAttentionFeatures::backward(const Cache& cache, const MatrixD& d_feat
   if (d_c != nullptr) {
     d_c->resize(D, D);
     // z_bj = Σ_k x_bk C_kj  ->  dC = Xᵀ dZ [D, D]
-    gemm(Trans::yes, Trans::no, D, D, B, 1.0, cache.x.data(), D, dz.data(), D, 0.0, d_c->data(),
-         D);
+    gemm(Trans::yes, Trans::no, D, D, B, 1.0, cache.x.data(), D, dz.data(), D, 0.0, d_c->data(), D);
   }
 }
 
 MatrixD LinearAttentionFeatures::context_gradient(const MatrixD& context, const MatrixD& d_c) {
   const Index n = context.rows(), D = context.cols();
   if (d_c.rows() != D || d_c.cols() != D) {
-    throw UsageError(str_cat("LinearAttentionFeatures::context_gradient: d_c must be [", D, ", ",
-                             D, "], got [", d_c.rows(), ", ", d_c.cols(), "]"));
+    throw UsageError(str_cat("LinearAttentionFeatures::context_gradient: d_c must be [", D, ", ", D,
+                             "], got [", d_c.rows(), ", ", d_c.cols(), "]"));
   }
   const MatrixD sym = d_c + d_c.transpose();
   MatrixD out(n, D);

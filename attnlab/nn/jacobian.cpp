@@ -45,8 +45,8 @@ MatrixD loss_input_gradient(const Model& model, const MatrixD& x, const Targets&
                             LossKind loss) {
   check_model_input(model, x, "loss_input_gradient");
   if (targets.rows() != x.rows()) {
-    throw UsageError(str_cat("loss_input_gradient: x has ", x.rows(), " rows, targets ",
-                             targets.rows()));
+    throw UsageError(
+        str_cat("loss_input_gradient: x has ", x.rows(), " rows, targets ", targets.rows()));
   }
   std::unique_ptr<ModelCache> cache;
   const MatrixD out = model.forward(x, cache);

@@ -8,9 +8,12 @@ namespace attnlab::nn {
 
 std::string_view to_string(TargetEncoding e) {
   switch (e) {
-    case TargetEncoding::one_hot: return "onehot";
-    case TargetEncoding::centered_one_hot: return "centered";
-    case TargetEncoding::plus_minus_one: return "pm1";
+    case TargetEncoding::one_hot:
+      return "onehot";
+    case TargetEncoding::centered_one_hot:
+      return "centered";
+    case TargetEncoding::plus_minus_one:
+      return "pm1";
   }
   return "?";
 }
@@ -23,8 +26,7 @@ TargetEncoding parse_target_encoding(std::string_view name) {
   if (name == "onehot") return TargetEncoding::one_hot;
   if (name == "centered") return TargetEncoding::centered_one_hot;
   if (name == "pm1") return TargetEncoding::plus_minus_one;
-  throw UsageError(
-      str_cat("unknown target encoding '", name, "'; valid: onehot, centered, pm1"));
+  throw UsageError(str_cat("unknown target encoding '", name, "'; valid: onehot, centered, pm1"));
 }
 
 LossKind parse_loss(std::string_view name) {
@@ -66,8 +68,8 @@ Targets encode_targets(const std::vector<int>& labels, Index classes, TargetEnco
   for (Index i = 0; i < n; ++i) {
     const int y = labels[static_cast<std::size_t>(i)];
     if (y < 0 || y >= classes) {
-      throw UsageError(str_cat("encode_targets: label ", y, " at row ", i, " is outside 0..",
-                               classes - 1));
+      throw UsageError(
+          str_cat("encode_targets: label ", y, " at row ", i, " is outside 0..", classes - 1));
     }
     if (encoding == TargetEncoding::plus_minus_one) {
       t.values(i, 0) = y == 1 ? 1.0 : -1.0;
@@ -80,8 +82,8 @@ Targets encode_targets(const std::vector<int>& labels, Index classes, TargetEnco
 
 double mse_loss(const MatrixD& out, const MatrixD& y, MatrixD* grad) {
   if (out.rows() != y.rows() || out.cols() != y.cols()) {
-    throw UsageError(str_cat("mse_loss: outputs [", out.rows(), ", ", out.cols(),
-                             "] and targets [", y.rows(), ", ", y.cols(), "] differ"));
+    throw UsageError(str_cat("mse_loss: outputs [", out.rows(), ", ", out.cols(), "] and targets [",
+                             y.rows(), ", ", y.cols(), "] differ"));
   }
   const Index B = out.rows();
   if (B == 0) {
@@ -104,8 +106,8 @@ double cross_entropy_loss(const MatrixD& logits, const std::vector<int>& labels,
   for (Index b = 0; b < B; ++b) {
     const int y = labels[static_cast<std::size_t>(b)];
     if (y < 0 || y >= C) {
-      throw UsageError(str_cat("cross_entropy_loss: label ", y, " at row ", b, " is outside 0..",
-                               C - 1));
+      throw UsageError(
+          str_cat("cross_entropy_loss: label ", y, " at row ", b, " is outside 0..", C - 1));
     }
     const double mx = logits.row(b).maxCoeff();
     double sum = 0.0;
@@ -124,8 +126,9 @@ double cross_entropy_loss(const MatrixD& logits, const std::vector<int>& labels,
 double loss_value(LossKind kind, const MatrixD& out, const Targets& targets, MatrixD* grad) {
   if (kind == LossKind::mse) return mse_loss(out, targets.values, grad);
   if (targets.encoding == TargetEncoding::plus_minus_one) {
-    throw UsageError("loss_value: cross-entropy needs one logit per class (onehot or centered "
-                     "targets), not the single-output pm1 encoding");
+    throw UsageError(
+        "loss_value: cross-entropy needs one logit per class (onehot or centered "
+        "targets), not the single-output pm1 encoding");
   }
   return cross_entropy_loss(out, targets.labels, grad);
 }

@@ -84,9 +84,7 @@ class NormalizedInput final : public Model {
   MatrixD forward(const MatrixD& x, std::unique_ptr<ModelCache>& cache) const override;
   void backward(const ModelCache& cache, const MatrixD& d_out, VectorD* d_params,
                 MatrixD* d_x) const override;
-  std::unique_ptr<Model> clone() const override {
-    return std::make_unique<NormalizedInput>(*this);
-  }
+  std::unique_ptr<Model> clone() const override { return std::make_unique<NormalizedInput>(*this); }
 
  private:
   std::unique_ptr<Model> inner_;

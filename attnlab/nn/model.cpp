@@ -9,8 +9,7 @@ namespace attnlab::nn {
 void check_model_input(const Model& model, const MatrixD& x, const char* fn) {
   if (x.cols() != model.input_dim()) {
     throw UsageError(str_cat(fn, ": ", model.name(), " model expects inputs with D=",
-                             model.input_dim(), " columns, got [", x.rows(), ", ", x.cols(),
-                             "]"));
+                             model.input_dim(), " columns, got [", x.rows(), ", ", x.cols(), "]"));
   }
 }
 
@@ -41,8 +40,8 @@ std::vector<int> predicted_classes(const MatrixD& outputs) {
 
 double accuracy(const MatrixD& outputs, const std::vector<int>& labels) {
   if (static_cast<Index>(labels.size()) != outputs.rows()) {
-    throw UsageError(str_cat("accuracy: ", outputs.rows(), " output rows but ", labels.size(),
-                             " labels"));
+    throw UsageError(
+        str_cat("accuracy: ", outputs.rows(), " output rows but ", labels.size(), " labels"));
   }
   if (labels.empty()) return 0.0;
   const std::vector<int> cls = predicted_classes(outputs);

@@ -13,7 +13,8 @@
 //   * forward(x) is a pure function of (parameters, x); forward(x, cache) returns the same values
 //     and stores what backward needs. Rows are independent: output row b depends on x row b only
 //     (models whose features depend on a training SET, like MlpAttn, hold that set as state).
-//   * backward(cache, d_out, d_params, d_x) computes, for the scalar s = Σ_{b,c} d_out[b,c]·f_c(x_b),
+//   * backward(cache, d_out, d_params, d_x) computes, for the scalar s = Σ_{b,c}
+//   d_out[b,c]·f_c(x_b),
 //     d_params = ∂s/∂θ [P] (overwritten, not accumulated) and d_x = ∂s/∂X [B, D]; either pointer
 //     may be null. The parameter vector and its gradient use the same flat layout as params().
 //   * All values are fp64 unless a model documents a faster GEMM precision option.

@@ -26,8 +26,7 @@ Adam::Adam(Index num_params, const AdamOptions& options)
     : o_(options), m_(VectorD::Zero(num_params)), v_(VectorD::Zero(num_params)) {
   check_rate("Adam", o_.lr);
   if (!(o_.beta1 >= 0.0 && o_.beta1 < 1.0) || !(o_.beta2 >= 0.0 && o_.beta2 < 1.0)) {
-    throw UsageError(
-        str_cat("Adam: betas must lie in [0, 1), got ", o_.beta1, " and ", o_.beta2));
+    throw UsageError(str_cat("Adam: betas must lie in [0, 1), got ", o_.beta1, " and ", o_.beta2));
   }
   if (!(o_.eps > 0.0) || !(o_.weight_decay >= 0.0)) {
     throw UsageError(str_cat("Adam: need eps > 0 and weight_decay >= 0, got eps=", o_.eps,

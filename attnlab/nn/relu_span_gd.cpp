@@ -31,8 +31,8 @@ TrainResult train_gd_span(TwoLayerRelu& net, const MatrixD& x, const Targets& ta
   const MatrixF gf = fp32 ? MatrixF(g.cast<float>()) : MatrixF();
   MatrixD p = MatrixD::Zero(n, m);  // [n, m] span coefficients (Pᵀ of W = W0 + Pᵀ X)
   MatrixF pf = fp32 ? MatrixF(MatrixF::Zero(n, m)) : MatrixF();  // fp32 copy of p
-  MatrixD gp(fp32 ? 0 : n, fp32 ? 0 : m);                           // [n, m] G P (fp64)
-  MatrixF gpf(fp32 ? n : 0, fp32 ? m : 0);                          // [n, m] G P (fp32)
+  MatrixD gp(fp32 ? 0 : n, fp32 ? 0 : m);                        // [n, m] G P (fp64)
+  MatrixF gpf(fp32 ? n : 0, fp32 ? m : 0);                       // [n, m] G P (fp32)
   MatrixD act(n, m), d_out, dh(n, m);
   const Index total = n * m;
   const double scale = 1.0 / std::sqrt(static_cast<double>(m));

@@ -63,8 +63,7 @@ TrainResult train(Model& model, const MatrixD& x, const Targets& targets, const 
   const Index batch = full_batch ? n : c.batch_size;
   std::variant<Adam, Sgd> opt =
       c.optimizer == OptimizerKind::adam
-          ? std::variant<Adam, Sgd>(
-                Adam(P, {.lr = c.lr, .weight_decay = c.weight_decay}))
+          ? std::variant<Adam, Sgd>(Adam(P, {.lr = c.lr, .weight_decay = c.weight_decay}))
           : std::variant<Adam, Sgd>(
                 Sgd(P, {.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay}));
   auto step = [&opt, &model](const VectorD& g) {
@@ -157,8 +156,8 @@ TrainConfig gd_control(double lr, Index max_steps, double tolerance) {
 
 double gd_stable_lr(double lambda_max, Index n) {
   if (!(lambda_max > 0.0) || !std::isfinite(lambda_max) || n < 1) {
-    throw NumericError(str_cat("gd_stable_lr: need lambda_max > 0 and n >= 1, got lambda_max=",
-                               lambda_max, " n=", n));
+    throw NumericError(str_cat(
+        "gd_stable_lr: need lambda_max > 0 and n >= 1, got lambda_max=", lambda_max, " n=", n));
   }
   return 2.0 * static_cast<double>(n) / lambda_max;
 }

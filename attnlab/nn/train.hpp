@@ -44,10 +44,10 @@ struct TrainConfig {
   LossKind loss = LossKind::mse;
   OptimizerKind optimizer = OptimizerKind::adam;
   double lr = 1e-3;
-  double momentum = 0.0;      // SGD only
-  double weight_decay = 0.0;  // coupled L2 (see optimizers.hpp)
-  Index batch_size = 128;     // 0 or >= n: full batch
-  Index epochs = 100;         // passes over the data (full batch: GD steps)
+  double momentum = 0.0;        // SGD only
+  double weight_decay = 0.0;    // coupled L2 (see optimizers.hpp)
+  Index batch_size = 128;       // 0 or >= n: full batch
+  Index epochs = 100;           // passes over the data (full batch: GD steps)
   double loss_tolerance = 0.0;  // stop when the loss drops below this (0 = never)
   std::uint64_t seed = 0;       // minibatch order
   Index history_every = 1;      // record the loss every k epochs (0 = never)

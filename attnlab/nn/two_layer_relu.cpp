@@ -18,7 +18,8 @@ struct ReluCache final : ModelCache {
 void check_finite(const MatrixD& m, const char* what) {
   for (Index i = 0; i < m.size(); ++i) {
     if (!std::isfinite(m.data()[i])) {
-      throw UsageError(str_cat("TwoLayerRelu: ", what, " has a non-finite entry at flat index ", i));
+      throw UsageError(
+          str_cat("TwoLayerRelu: ", what, " has a non-finite entry at flat index ", i));
     }
   }
 }
@@ -57,8 +58,8 @@ MatrixD output_from_preactivations(const MatrixD& h, const MatrixD& a) {
 
 TwoLayerRelu::TwoLayerRelu(MatrixD w, MatrixD a) : w_(std::move(w)), a_(std::move(a)) {
   if (w_.rows() < 1 || w_.cols() < 1 || a_.cols() < 1) {
-    throw UsageError(str_cat("TwoLayerRelu: need m, D, C >= 1, got W [", w_.rows(), ", ",
-                             w_.cols(), "] and a [", a_.rows(), ", ", a_.cols(), "]"));
+    throw UsageError(str_cat("TwoLayerRelu: need m, D, C >= 1, got W [", w_.rows(), ", ", w_.cols(),
+                             "] and a [", a_.rows(), ", ", a_.cols(), "]"));
   }
   if (a_.rows() != w_.rows()) {
     throw UsageError(str_cat("TwoLayerRelu: W [", w_.rows(), ", ", w_.cols(), "] and a [",

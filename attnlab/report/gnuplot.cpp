@@ -394,15 +394,31 @@ std::string unique_id_prefix() {
   return str_cat("f", process_token, "-", counter.fetch_add(1) + 1, "-");
 }
 
+namespace {
+struct FigurePageRegistry {
+  std::mutex mutex;
+  std::map<std::string, int, std::less<>> seen;  // content hash → figures rendered with it
+};
+FigurePageRegistry& figure_page_registry() {
+  static FigurePageRegistry registry;
+  return registry;
+}
+}  // namespace
+
+void begin_figure_page() {
+  FigurePageRegistry& r = figure_page_registry();
+  std::lock_guard lock(r.mutex);
+  r.seen.clear();
+}
+
 std::string content_id_prefix(std::string_view svg, std::string_view title) {
-  static std::mutex mutex;
-  static std::map<std::string, int, std::less<>> seen;
+  FigurePageRegistry& r = figure_page_registry();
   std::uint64_t h = fnv1a(svg);
   h = fnv1a(title, h);
   char buf[24];
   std::snprintf(buf, sizeof buf, "f%08llx", static_cast<unsigned long long>(h & 0xffffffffull));
-  std::lock_guard lock(mutex);
-  const int n = ++seen[buf];
+  std::lock_guard lock(r.mutex);
+  const int n = ++r.seen[buf];
   return n == 1 ? str_cat(buf, "-") : str_cat(buf, "-", n, "-");
 }
 

@@ -102,10 +102,14 @@ std::string make_svg_inlinable(std::string_view svg, std::string_view id_prefix,
                                std::string_view title = {});
 
 // Deterministic per-figure prefix (the default): a hash of the SVG text and title
-// ("f1a2b3c4d-"), with a counter added when the same figure is rendered again in this process.
-// Re-rendering a report from saved data therefore reproduces it byte for byte (apart from the
-// footer timestamp).
+// ("f1a2b3c4d-"), with a counter added when the same figure is rendered again on the same page
+// (since the last begin_figure_page()). Re-rendering a report from saved data therefore
+// reproduces it byte for byte (apart from the footer timestamp).
 std::string content_id_prefix(std::string_view svg, std::string_view title);
+// Starts a new page for content_id_prefix: forgets which figures were rendered, so a page built
+// after this (report, or its re-render in the same process) gets the same prefixes as if it were
+// the first. Call before rendering a page's figures, not while another page is being rendered.
+void begin_figure_page();
 // A new process-unique id prefix such as "f3a9c1e-2-" (never repeats within a process; the middle
 // part differs between processes, so pages assembled from several runs stay collision-free).
 std::string unique_id_prefix();

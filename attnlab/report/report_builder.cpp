@@ -8,11 +8,13 @@
 #include "attnlab/core/result_json.hpp"
 #include "attnlab/core/threads.hpp"
 #include "attnlab/core/timer.hpp"
+#include "attnlab/report/gnuplot.hpp"
 #include "attnlab/report/html.hpp"
 #include "attnlab/report/sections/gallery_section.hpp"
 #include "attnlab/report/sections/speed_section.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
 #include "attnlab/report/sections/ntk_section.hpp"
+#include "attnlab/report/sections/selectivity_section.hpp"
 
 namespace attnlab::report {
 namespace fs = std::filesystem;
@@ -24,6 +26,8 @@ const std::vector<StudySection>& study_sections() {
       {"inspect", "What GPT-2's heads do (per-head diagnostics)", run_inspect_study,
        render_inspect_section},
       {"ntk", "Gram spectrum and NTK (non-)convergence", run_ntk_study, render_ntk_section},
+      {"selectivity", "Selection limits of softmax (and of its alternatives)",
+       run_selectivity_study, render_selectivity_section},
   };
   return sections;
 }
@@ -31,6 +35,7 @@ const std::vector<StudySection>& study_sections() {
 ReportSummary build_report(const ReportOptions& options) {
   Timer total;
   set_num_threads(options.threads);
+  begin_figure_page();  // figure ids depend only on this page's content
   for (const auto& id : options.only) {
     const auto& all = study_sections();
     if (std::none_of(all.begin(), all.end(), [&](const auto& s) { return s.id == id; })) {

@@ -105,6 +105,26 @@ TEST(Sensitivity, SoftmaxBoundsEntriesQuarterSpectralHalfAttainedByTie) {
   EXPECT_GT(tied, 0.4);
 }
 
+TEST(Sensitivity, SaturatedSoftmaxKeepsItsTinyNorm) {
+  // Two keys, weights a and b = 1 − a with b ≈ 4e-31: J/c = ab·[[1, −1], [−1, 1]], so
+  // ‖J‖₂ = 2ab·c and max |J_ij| = ab·c, far below the rounding noise of 1 − a.
+  for (double T : {1.0, 0.01}) {
+    const std::vector<double> z = {0.0, -70.0 * T};
+    const double b = std::exp(-70.0) / (1.0 + std::exp(-70.0)), a = 1.0 / (1.0 + std::exp(-70.0));
+    const JacobianStructure js = jacobian_structure({Normalizer::softmax, T, 1.0}, z);
+    EXPECT_NEAR(spectral_norm(js) / (2.0 * a * b / T), 1.0, 1e-10) << T;
+    EXPECT_NEAR(max_abs_entry(js) / (a * b / T), 1.0, 1e-10) << T;
+  }
+  // A long saturated row: still positive and consistent with the largest off-diagonal entry.
+  std::vector<double> z(100, -50.0);
+  z[7] = 0.0;
+  const JacobianStructure js = jacobian_structure({Normalizer::softmax, 1.0, 1.0}, z);
+  const double s = spectral_norm(js), e = max_abs_entry(js);
+  EXPECT_GT(s, 0.0);
+  EXPECT_GE(s, e * (1 - 1e-12));
+  EXPECT_LT(s, 1e-18);
+}
+
 TEST(Sensitivity, OtherNormalizersWorstCases) {
   std::vector<double> z(32, -100.0);
   z[0] = z[1] = 1.0;

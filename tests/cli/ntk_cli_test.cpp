@@ -17,16 +17,16 @@ using NtkCli = KernelCli;
 
 std::vector<std::string> small_args(const KernelCli& t, std::vector<std::string> extra) {
   (void)t;
-  std::vector<std::string> a = {"ntk", "--widths", "8,32", "--seeds", "2", "--n-train", "40",
-                                "--n-test", "20", "--epochs-a", "2", "--steps-b", "5",
-                                "--threads", "1"};
+  std::vector<std::string> a = {"ntk",       "--widths",  "8,32",     "--seeds",   "2",
+                                "--n-train", "40",        "--n-test", "20",        "--epochs-a",
+                                "2",         "--steps-b", "5",        "--threads", "1"};
   a.insert(a.end(), extra.begin(), extra.end());
   return a;
 }
 
 TEST_F(NtkCli, SmallSweepOnUserDataWritesTheEnvelope) {
-  const auto r = run_cli(small_args(*this, {"--x", p("x.npy"), "--y", p("y.npy"), "--json",
-                                            p("r.json"), "--seed", "4"}));
+  const auto r = run_cli(small_args(
+      *this, {"--x", p("x.npy"), "--y", p("y.npy"), "--json", p("r.json"), "--seed", "4"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("NTK convergence"), std::string::npos);
   EXPECT_NE(r.out.find("MLP-Attn"), std::string::npos);
@@ -53,8 +53,8 @@ TEST_F(NtkCli, SmallSweepOnUserDataWritesTheEnvelope) {
 }
 
 TEST_F(NtkCli, KernelsOnlyRunWithoutLabels) {
-  const auto r = run_cli(small_args(*this, {"--x", p("x.npy"), "--arms", "none", "--models",
-                                            "relu", "--json", p("r.json")}));
+  const auto r = run_cli(small_args(
+      *this, {"--x", p("x.npy"), "--arms", "none", "--models", "relu", "--json", p("r.json")}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto env = nlohmann::json::parse(read_file(dir_ / "r.json"));
   EXPECT_EQ(env["result"]["records"].size(), 4u);
@@ -68,8 +68,8 @@ TEST_F(NtkCli, OddWidthWithAntisymmetricInitIsAUsageError) {
 }
 
 TEST_F(NtkCli, StepFractionAtTheBoundIsAUsageError) {
-  expect_failure(small_args(*this, {"--x", p("x.npy"), "--y", p("y.npy"), "--lr-fraction-b",
-                                    "1.5", "--json", p("r.json")}),
+  expect_failure(small_args(*this, {"--x", p("x.npy"), "--y", p("y.npy"), "--lr-fraction-b", "1.5",
+                                    "--json", p("r.json")}),
                  2, "fraction");
 }
 
@@ -88,8 +88,8 @@ TEST_F(NtkCli, PlusMinusOneTargetsNeedTwoClasses) {
 }
 
 TEST_F(NtkCli, NoTestRowsWithArmsIsAUsageError) {
-  expect_failure(small_args(*this, {"--x", p("x.npy"), "--y", p("y.npy"), "--n-test", "0",
-                                    "--json", p("r.json")}),
+  expect_failure(small_args(*this, {"--x", p("x.npy"), "--y", p("y.npy"), "--n-test", "0", "--json",
+                                    p("r.json")}),
                  2, "--n-test");
 }
 
@@ -99,8 +99,8 @@ TEST_F(NtkCli, MissingDatasetNamesThePackage) {
 }
 
 TEST_F(NtkCli, TooManyRowsIsAnInputError) {
-  expect_failure({"ntk", "--x", p("x.npy"), "--y", p("y.npy"), "--n-train", "100", "--n-test",
-                  "20", "--widths", "8", "--seeds", "1", "--json", p("r.json")},
+  expect_failure({"ntk", "--x", p("x.npy"), "--y", p("y.npy"), "--n-train", "100", "--n-test", "20",
+                  "--widths", "8", "--seeds", "1", "--json", p("r.json")},
                  3, "class");
 }
 
@@ -111,8 +111,8 @@ TEST_F(NtkCli, AllZeroRowIsANumericError) {
 }
 
 TEST_F(NtkCli, UnwritableJsonIsAnInputErrorAndWritesNothing) {
-  const auto r = run_cli(small_args(*this, {"--x", p("x.npy"), "--y", p("y.npy"), "--arms",
-                                            "none", "--json", p("no/such/dir/r.json")}));
+  const auto r = run_cli(small_args(*this, {"--x", p("x.npy"), "--y", p("y.npy"), "--arms", "none",
+                                            "--json", p("no/such/dir/r.json")}));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(r.err.rfind("attnlab:", 0), 0u);
   EXPECT_TRUE(r.out.empty()) << "the summary is printed only after the outputs are written";

@@ -18,9 +18,9 @@ using testing::run_cli;
 using SpectrumCli = KernelCli;
 
 TEST_F(SpectrumCli, SmallRunOnUserDataWritesTheTable) {
-  const auto r = run_cli({"spectrum", "--x", p("x.npy"), "--y", p("y.npy"), "--sizes", "12,30",
-                          "--classes", "all", "--classes", "0,2", "--threads", "1", "--json",
-                          p("r.json")});
+  const auto r =
+      run_cli({"spectrum", "--x", p("x.npy"), "--y", p("y.npy"), "--sizes", "12,30", "--classes",
+               "all", "--classes", "0,2", "--threads", "1", "--json", p("r.json")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("kappa(G^3)"), std::string::npos);
   const auto env = nlohmann::json::parse(read_file(dir_ / "r.json"));

@@ -22,7 +22,7 @@ TEST(LinearAttentionFeatures, CIsXtXAndTrainingOutputsAreXXtX) {
   const LinearAttentionFeatures attn(x);
   const MatrixD xtx = x.transpose() * x;
   EXPECT_LT((attn.c() - xtx).cwiseAbs().maxCoeff(), 1e-13);
-  EXPECT_EQ(attn.c(), attn.c().transpose());  // exactly symmetric
+  EXPECT_EQ(attn.c(), attn.c().transpose());       // exactly symmetric
   const MatrixD direct = (x * x.transpose()) * x;  // the paper's X Xᵀ X, O(n²D)
   const MatrixD via_c = attn.attend(x);            // X C, O(nD²)
   EXPECT_LT((direct - via_c).cwiseAbs().maxCoeff(), 1e-13 * direct.cwiseAbs().maxCoeff());

@@ -26,7 +26,8 @@ Toy make_toy(Index n, Index d, Index classes, TargetEncoding enc, std::uint64_t 
   Toy toy;
   toy.x = random_unit_rows(n, d, seed, 0.3);
   std::vector<int> y(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) y[i] = toy.x(i, 0) > toy.x(i, 1) ? 0 : static_cast<int>(1 + i % (classes - 1));
+  for (Index i = 0; i < n; ++i)
+    y[i] = toy.x(i, 0) > toy.x(i, 1) ? 0 : static_cast<int>(1 + i % (classes - 1));
   toy.t = encode_targets(y, classes, enc);
   return toy;
 }
@@ -91,8 +92,7 @@ TEST(Train, SpanGdEqualsPlainGd) {
   for (std::size_t i = 0; i < ra.history_loss.size(); ++i)
     EXPECT_NEAR(ra.history_loss[i], rb.history_loss[i], 1e-12);
   TwoLayerRelu c = TwoLayerRelu::random(12, 64, 3, {}, 6);
-  train_gd_span(c, toy.x, toy.t,
-                {.lr = 0.7, .max_steps = 25, .precision = GemmPrecision::fp32});
+  train_gd_span(c, toy.x, toy.t, {.lr = 0.7, .max_steps = 25, .precision = GemmPrecision::fp32});
   EXPECT_LT((a.w() - c.w()).cwiseAbs().maxCoeff(), 1e-4 * a.w().cwiseAbs().maxCoeff());
   EXPECT_THROW(train_gd_span(c, toy.x, toy.t, {.lr = -1.0}), UsageError);
 }

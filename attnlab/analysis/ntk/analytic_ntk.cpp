@@ -68,9 +68,8 @@ MatrixD relu_ntk_infinite(const MatrixD& x1, const MatrixD& x2) {
 
 MatrixD relu_nngp(const MatrixD& x1, const MatrixD& x2) {
   check_pair(x1, x2, "relu_nngp");
-  return kernel_from_gram(x1, x2, [](double dot, double norms) {
-    return norms * relu_nngp_unit(dot / norms);
-  });
+  return kernel_from_gram(
+      x1, x2, [](double dot, double norms) { return norms * relu_nngp_unit(dot / norms); });
 }
 
 namespace {

@@ -109,11 +109,11 @@ struct ConvergenceRecord {
 
 struct ModelReference {
   ModelKind model = ModelKind::relu;
-  SpectrumSummary theta_inf;           // spectrum of Θ∞ on the training rows
-  double input_gram_lambda_max = 0;    // L = λ_max of the model's input Gram (Bernstein)
-  double bernstein_width = 0;          // sufficient m for ‖Θ_m − Θ∞‖₂ ≤ λ_min/2
-  double ridge = 0;                    // absolute ridge used for f_NTK
-  double ntk_norm = 0;                 // ‖f_NTK(X_test)‖_F
+  SpectrumSummary theta_inf;         // spectrum of Θ∞ on the training rows
+  double input_gram_lambda_max = 0;  // L = λ_max of the model's input Gram (Bernstein)
+  double bernstein_width = 0;        // sufficient m for ‖Θ_m − Θ∞‖₂ ≤ λ_min/2
+  double ridge = 0;                  // absolute ridge used for f_NTK
+  double ntk_norm = 0;               // ‖f_NTK(X_test)‖_F
   double ntk_train_acc = 0, ntk_test_acc = 0;
   SlopeFit rel_frob_fit, spec_ratio_fit;  // at init, means over seeds vs width
   double empirical_width_half = 0;        // m where the fitted spec_ratio = 0.5 (NaN if none)

@@ -80,8 +80,8 @@ MatrixD signed_counts(const MatrixF& s1, const MatrixF& s2, const VectorD& sigma
 
 MatrixD gram(const MatrixD& x1, const MatrixD& x2) {
   MatrixD g(x1.rows(), x2.rows());
-  gemm(Trans::no, Trans::yes, x1.rows(), x2.rows(), x1.cols(), 1.0, x1.data(), x1.cols(),
-       x2.data(), x2.cols(), 0.0, g.data(), x2.rows());
+  gemm(Trans::no, Trans::yes, x1.rows(), x2.rows(), x1.cols(), 1.0, x1.data(), x1.cols(), x2.data(),
+       x2.cols(), 0.0, g.data(), x2.rows());
   return g;
 }
 
@@ -122,9 +122,8 @@ MatrixD empirical_ntk(const nn::TwoLayerRelu& net, const MatrixD& x,
   if (unit_output_weights(net.a()) && m < kExactFloatCounts) {
     MatrixF cf(n, n);
     if (n > 0) {
-      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n),
-                  static_cast<int>(m), 1.0f, s.data(), static_cast<int>(m), 0.0f, cf.data(),
-                  static_cast<int>(n));
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(n), static_cast<int>(m),
+                  1.0f, s.data(), static_cast<int>(m), 0.0f, cf.data(), static_cast<int>(n));
     }
     counts = cf.cast<double>();
   } else {
@@ -190,8 +189,8 @@ MatrixD jacobian_ntk(const nn::Model& model, const MatrixD& x1, const MatrixD& x
   const MatrixD j2 = nn::parameter_jacobian(model, x2);  // [n2*C, P]
   const Index C = model.output_dim();
   MatrixD full(j1.rows(), j2.rows());
-  gemm(Trans::no, Trans::yes, j1.rows(), j2.rows(), j1.cols(), 1.0, j1.data(), j1.cols(),
-       j2.data(), j2.cols(), 0.0, full.data(), j2.rows());
+  gemm(Trans::no, Trans::yes, j1.rows(), j2.rows(), j1.cols(), 1.0, j1.data(), j1.cols(), j2.data(),
+       j2.cols(), 0.0, full.data(), j2.rows());
   if (outputs == NtkOutputs::full) return full;
   const Index n1 = x1.rows(), n2 = x2.rows();
   MatrixD traced = MatrixD::Zero(n1, n2);
@@ -236,8 +235,8 @@ double full_ntk_lambda_max(const nn::TwoLayerRelu& net, const MatrixD& x, Index 
     const double rq = (v.array() * w.array()).sum();
     const double wn = w.norm();
     if (!std::isfinite(rq) || !(wn > 0.0)) {
-      throw NumericError(str_cat("full_ntk_lambda_max: power iteration produced ", rq,
-                                 " (n=", n, ", m=", m, ", C=", C, ")"));
+      throw NumericError(str_cat("full_ntk_lambda_max: power iteration produced ", rq, " (n=", n,
+                                 ", m=", m, ", C=", C, ")"));
     }
     const bool done = it > 0 && std::abs(rq - lambda) <= tol * std::abs(rq);
     lambda = rq;

@@ -7,7 +7,8 @@
 //
 // Definitions (SCIENCE.md §2). For f(x) = m^{-1/2} aᵀ relu(W x) with W [m, D] trained, a [m, C]:
 //   full NTK     Θ[(i,c),(j,c')] = Σ_θ ∂f_c(x_i)/∂θ · ∂f_c'(x'_j)/∂θ
-//                                = (x_iᵀx'_j) · (1/m) Σ_r a_rc a_rc' s_ir s'_jr,   s_ir = 1[w_rᵀx_i > 0]
+//                                = (x_iᵀx'_j) · (1/m) Σ_r a_rc a_rc' s_ir s'_jr,   s_ir = 1[w_rᵀx_i
+//                                > 0]
 //                laid out [n1·C, n2·C] with row i·C + c (the layout of nn::parameter_jacobian);
 //   traced NTK   Θ(x_i, x'_j) = (1/C) Σ_c Θ[(i,c),(j,c)] = (X₁X₂ᵀ) ⊙ (S₁ diag(ā) S₂ᵀ)/m,
 //                ā_r = (1/C) Σ_c a_rc² (= 1 for ±1 output weights). This is neural-tangents'

@@ -76,8 +76,8 @@ KernelData load_kernel_data(const io::DataOptions& base, Index n_train, Index n_
 ModelInputs model_inputs(const KernelData& data, ModelKind kind) {
   ModelInputs in;
   in.train = io::normalize_rows(data.x_train);
-  in.test = data.x_test.rows() > 0 ? io::normalize_rows(data.x_test)
-                                   : MatrixD(0, data.x_train.cols());
+  in.test =
+      data.x_test.rows() > 0 ? io::normalize_rows(data.x_test) : MatrixD(0, data.x_train.cols());
   if (kind == ModelKind::attn) {
     const nn::LinearAttentionFeatures attn(in.train);
     in.train = attn.features(in.train);

@@ -15,7 +15,8 @@
 // Usage:
 //   io::DataOptions base;  base.classes = {0, 6};  base.seed = 3;
 //   KernelData d = load_kernel_data(base, /*n_train=*/500, /*n_test=*/200);
-//   ModelInputs in = model_inputs(d, ModelKind::attn);     // in.train [500, 784], in.test [200, 784]
+//   ModelInputs in = model_inputs(d, ModelKind::attn);     // in.train [500, 784], in.test [200,
+//   784]
 #pragma once
 
 #include <cstdint>
@@ -31,8 +32,8 @@ namespace attnlab::analysis::ntk {
 inline constexpr std::uint64_t kSplitStream = 0x5B117ull;
 
 enum class ModelKind { relu, attn };
-std::string_view to_string(ModelKind k);    // "relu", "attn"
-std::string_view model_label(ModelKind k);  // "2L-ReLU", "MLP-Attn"
+std::string_view to_string(ModelKind k);            // "relu", "attn"
+std::string_view model_label(ModelKind k);          // "2L-ReLU", "MLP-Attn"
 ModelKind parse_model_kind(std::string_view name);  // UsageError on anything else
 
 struct KernelData {

@@ -12,8 +12,8 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 void check_same_shape(const MatrixD& a, const MatrixD& b, const char* fn) {
   if (a.rows() != b.rows() || a.cols() != b.cols()) {
-    throw UsageError(str_cat(fn, ": kernels differ in shape: [", a.rows(), ", ", a.cols(),
-                             "] vs [", b.rows(), ", ", b.cols(), "]"));
+    throw UsageError(str_cat(fn, ": kernels differ in shape: [", a.rows(), ", ", a.cols(), "] vs [",
+                             b.rows(), ", ", b.cols(), "]"));
   }
 }
 }  // namespace
@@ -105,7 +105,8 @@ double student_t_975(Index dof) {
   if (dof <= 30) return kTable[static_cast<std::size_t>(dof - 1)];
   // Cornish–Fisher expansion around the normal quantile.
   const double z = 1.959963984540054, v = static_cast<double>(dof);
-  return z + (z * z * z + z) / (4 * v) + (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v);
+  return z + (z * z * z + z) / (4 * v) +
+         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * v * v);
 }
 
 SampleStats sample_stats(const std::vector<double>& values) {

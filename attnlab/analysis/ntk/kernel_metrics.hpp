@@ -59,8 +59,7 @@ struct SlopeFit {
 SlopeFit fit_loglog_slope(const std::vector<double>& x, const std::vector<double>& y);
 
 // The sufficient width of the matrix-Bernstein bound above (δ in (0, 1)).
-double bernstein_width(double l_bound, double lambda_max, double lambda_min, Index n,
-                       double delta);
+double bernstein_width(double l_bound, double lambda_max, double lambda_min, Index n, double delta);
 // Width where the fitted y = 10^intercept · m^slope reaches `level` (NaN unless slope < 0).
 double empirical_threshold_width(const SlopeFit& fit, double level);
 

@@ -66,6 +66,7 @@ JacobianStructure jacobian_structure(const NormalizerSetting& s, std::span<const
     case Normalizer::ssmax:
       j.a = j.weights;
       j.u = j.weights;
+      j.simplex_weights = true;
       break;
     case Normalizer::sparsemax: {
       double support = 0.0;
@@ -149,14 +150,16 @@ double spectral_norm(const JacobianStructure& j, std::span<double> top) {
       set_unit(lambda == a2 && a2 > a1 - u[i1] * u[i1] ? i2 : i1);
       return j.scale * std::max(lambda, 0.0);
     }
-    double lo = std::max(lo_pole, a1 - unorm2), hi = a1;
+    double lo = j.simplex_weights ? lo_pole : std::max(lo_pole, a1 - unorm2), hi = a1;
+    // Both secular functions are written so that they decrease on (lo, hi): f directly, and −g
+    // for simplex weights.
     auto eval = [&](double lam, double& deriv) {
-      double f = 1.0;
+      double f = j.simplex_weights ? 0.0 : 1.0;
       deriv = 0.0;
       for (Index i = 0; i < L; ++i) {
         if (u[i] == 0.0) continue;
         const double inv = 1.0 / (a[i] - lam);
-        const double t = u[i] * u[i] * inv;
+        const double t = (j.simplex_weights ? a[i] : u[i] * u[i]) * inv;
         f -= t;
         deriv -= t * inv;
       }
@@ -203,8 +206,20 @@ double spectral_norm(const JacobianStructure& j, std::span<double> top) {
 
 double max_abs_entry(const JacobianStructure& j) {
   double diag = 0.0, u1 = 0.0, u2 = 0.0;
+  // Simplex weights: J_ii/c = α_i(1 − α_i), with 1 − α_i of the largest weight taken as the sum
+  // of the others (it would round to 0 for a saturated row).
+  std::size_t top = 0;
+  double rest_of_top = 0.0;
+  if (j.simplex_weights && !j.a.empty()) {
+    top = static_cast<std::size_t>(std::max_element(j.a.begin(), j.a.end()) - j.a.begin());
+    for (std::size_t i = 0; i < j.a.size(); ++i)
+      if (i != top) rest_of_top += j.a[i];
+  }
   for (std::size_t i = 0; i < j.a.size(); ++i) {
-    diag = std::max(diag, std::abs(j.a[i] - j.u[i] * j.u[i]));
+    const double d = !j.simplex_weights ? j.a[i] - j.u[i] * j.u[i]
+                     : i == top         ? j.a[i] * rest_of_top
+                                        : j.a[i] * (1.0 - j.a[i]);
+    diag = std::max(diag, std::abs(d));
     const double au = std::abs(j.u[i]);
     if (au > u1) {
       u2 = u1;

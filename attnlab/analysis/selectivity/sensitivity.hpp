@@ -54,6 +54,10 @@ struct JacobianStructure {
   std::vector<double> u;        // [L]
   double scale = 1.0;           // c
   std::vector<double> weights;  // α [L] at which J was taken
+  // a = u = α with Σα = 1 (softmax, ssmax). Then 1 − Σ u_i²/(a_i − λ) = −λ·Σ α_i/(α_i − λ), and
+  // the top eigenvalue is the root of g(λ) = Σ α_i/(α_i − λ): no 1 − α₍₁₎ cancellation, so
+  // saturated rows (α₍₂₎ ~ 1e-30) keep their tiny ‖J‖₂ instead of rounding noise ~1e-16.
+  bool simplex_weights = false;
 };
 
 // (a, u, c) for the setting's normalizer at raw scores z [L].

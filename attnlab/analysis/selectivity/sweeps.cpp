@@ -758,7 +758,8 @@ void validate_options(const SelectivityOptions& o, const SelectivitySource& src)
     }
   }
   auto check_counts = [&](const char* what, const std::vector<Index>& ns, bool needed) {
-    if (needed && ns.empty()) throw UsageError(str_cat("selectivity: no ", what, " given"));
+    if (!needed) return;  // a sweep that does not run ignores its counts
+    if (ns.empty()) throw UsageError(str_cat("selectivity: no ", what, " given"));
     for (Index N : ns)
       if (N < 1 || N >= L_ref) {
         throw UsageError(str_cat("selectivity: ", what, " N=", N, " outside [1, ", L_ref - 1,

@@ -145,14 +145,15 @@ io::StudyData SubsetSource::draw(const std::vector<int>& classes, Index n) const
   }
   for (const int c : cls) {
     if (c < 0 || c >= io::kFashionMnistClasses) {
-      throw UsageError(str_cat("spectrum: Fashion-MNIST class ", c, " does not exist; classes are "
+      throw UsageError(str_cat("spectrum: Fashion-MNIST class ", c,
+                               " does not exist; classes are "
                                "0..9"));
     }
   }
   if (n < 1) throw UsageError(str_cat("spectrum: n must be >= 1, got ", n));
   Rng rng = Rng::stream(base_.seed, io::kDataStreamId);
-  const std::vector<Index> rows = io::balanced_subset(
-      std::span<const std::uint8_t>(images_.labels), std::span<const int>(cls), n, rng);
+  const std::vector<Index> rows = io::balanced_subset(std::span<const std::uint8_t>(images_.labels),
+                                                      std::span<const int>(cls), n, rng);
   io::StudyData data;
   const Index D = images_.rows * images_.cols;
   data.x.resize(static_cast<Index>(rows.size()), D);
@@ -163,9 +164,8 @@ io::StudyData SubsetSource::draw(const std::vector<int>& classes, Index n) const
     data.y.push_back(static_cast<int>(std::find(cls.begin(), cls.end(), label) - cls.begin()));
   }
   for (const int c : cls) data.class_names.emplace_back(io::kFashionMnistClassNames[c]);
-  const std::filesystem::path dir = base_.data_dir.empty()
-                                        ? std::filesystem::path(io::kFashionMnistDefaultDir)
-                                        : base_.data_dir;
+  const std::filesystem::path dir =
+      base_.data_dir.empty() ? std::filesystem::path(io::kFashionMnistDefaultDir) : base_.data_dir;
   data.source = str_cat("fashion-mnist ", base_.split, " (", dir.string(), ")");
   return data;
 }
@@ -181,7 +181,8 @@ SpectrumRow spectrum_row(const MatrixD& x, double delta) {
   Timer timer;
   const Index n = x.rows(), D = x.cols();
   if (n < 2 || D < 1) {
-    throw UsageError(str_cat("spectrum: need at least 2 rows and 1 column, got [", n, ", ", D, "]"));
+    throw UsageError(
+        str_cat("spectrum: need at least 2 rows and 1 column, got [", n, ", ", D, "]"));
   }
   SpectrumRow r;
   r.n = n;
@@ -213,10 +214,10 @@ SpectrumRow spectrum_row(const MatrixD& x, double delta) {
   r.features = summarize_spectrum(symmetric_eigenvalues(gf, "spectrum: F̃F̃ᵀ"), n, D, k);
   pick_kappa(r.features, n, D, r.kappa_features, r.kappa_features_resolved);
   // ReLU NTK on raw rows and on attention features (full rank: plain κ)
-  r.ntk_raw = summarize_spectrum(
-      symmetric_eigenvalues(ntk::relu_ntk_infinite(x), "spectrum: Θ∞(X)"), n, n);
-  r.ntk_attn = summarize_spectrum(
-      symmetric_eigenvalues(ntk::relu_ntk_infinite(f), "spectrum: Θ∞(F̃)"), n, n);
+  r.ntk_raw =
+      summarize_spectrum(symmetric_eigenvalues(ntk::relu_ntk_infinite(x), "spectrum: Θ∞(X)"), n, n);
+  r.ntk_attn =
+      summarize_spectrum(symmetric_eigenvalues(ntk::relu_ntk_infinite(f), "spectrum: Θ∞(F̃)"), n, n);
   r.ntk_ratio = r.ntk_attn.kappa / r.ntk_raw.kappa;
   r.kappa_g_rank = r.gram.kappa_rank;
   r.kappa_g_rank_error =
@@ -233,8 +234,8 @@ SpectrumRow spectrum_row(const MatrixD& x, double delta) {
   }
   r.width_kappa6 = std::pow(r.width_kappa, 6.0);
   r.width_kappa6_nlogn = r.width_kappa6 * static_cast<double>(n) * std::log(static_cast<double>(n));
-  r.bernstein_raw = ntk::bernstein_width(r.gram.lambda_max, r.ntk_raw.lambda_max,
-                                         r.ntk_raw.lambda_min, n, delta);
+  r.bernstein_raw =
+      ntk::bernstein_width(r.gram.lambda_max, r.ntk_raw.lambda_max, r.ntk_raw.lambda_min, n, delta);
   r.bernstein_attn = ntk::bernstein_width(r.features.lambda_max, r.ntk_attn.lambda_max,
                                           r.ntk_attn.lambda_min, n, delta);
   r.seconds = timer.seconds();

@@ -50,7 +50,7 @@ struct SpectrumOptions {
 };
 
 struct SpectrumRow {
-  std::string class_set;    // "all" or "0,6"
+  std::string class_set;     // "all" or "0,6"
   std::vector<int> classes;  // empty = all
   Index n = 0, dim = 0;
   SpectrumSummary gram;        // G (k = min(n, D))
@@ -62,19 +62,19 @@ struct SpectrumRow {
   bool kappa_c_resolved = false;
   double kappa_g = 0;  // κ(G), or κ_D when n > D
   bool kappa_g_resolved = false;
-  double kappa_g_rank = 0;  // κ_r = λ_1/λ_r over the numerical rank r of G
+  double kappa_g_rank = 0;        // κ_r = λ_1/λ_r over the numerical rank r of G
   double kappa_g_rank_error = 0;  // its a-priori relative accuracy
-  double kappa_g3 = 0;  // κ(G³) direct (κ_D when n > D)
+  double kappa_g3 = 0;            // κ(G³) direct (κ_D when n > D)
   bool kappa_g3_resolved = false;
-  double kappa_g_cubed = 0;  // kappa_g³
-  double cube_ratio = 0;     // kappa_g3 / kappa_g_cubed
+  double kappa_g_cubed = 0;   // kappa_g³
+  double cube_ratio = 0;      // kappa_g3 / kappa_g_cubed
   double kappa_features = 0;  // κ(F̃F̃ᵀ) (κ_D when n > D)
   bool kappa_features_resolved = false;
-  double ntk_ratio = 0;                 // κ(Θ∞ attn) / κ(Θ∞ raw)
-  std::string width_basis;              // "κ", "κ_D", "κ_r" (the κ the widths use) or "none"
-  double width_kappa = 0;               // that κ: kappa_g if resolved, else κ_r if accurate
-  double width_kappa6 = 0;              // width_kappa⁶ (NaN when width_basis is "none")
-  double width_kappa6_nlogn = 0;        // width_kappa⁶ · n ln n
+  double ntk_ratio = 0;           // κ(Θ∞ attn) / κ(Θ∞ raw)
+  std::string width_basis;        // "κ", "κ_D", "κ_r" (the κ the widths use) or "none"
+  double width_kappa = 0;         // that κ: kappa_g if resolved, else κ_r if accurate
+  double width_kappa6 = 0;        // width_kappa⁶ (NaN when width_basis is "none")
+  double width_kappa6_nlogn = 0;  // width_kappa⁶ · n ln n
   double bernstein_raw = 0, bernstein_attn = 0;
   double seconds = 0;
 };
