@@ -1,12 +1,15 @@
 // attnlab selectivity — the selection limits of softmax and how sparsemax, entmax-1.5 and
 // scalable-softmax compare (issue #6; definitions in SCIENCE.md §4).
 //
-//   attnlab selectivity [--quick] [synthetic flags | --q Q.npy --k K.npy --v V.npy [--causal]]
+//   attnlab selectivity [--quick] [synthetic flags | --q Q.npy --k K.npy --v V.npy [--causal] |
+//                        --model PATH --text FILE [--tokenizer DIR] [--layers LIST]
+//                        [--window N] [--model-queries Q]]
 //                       [--normalizers LIST] [--sweeps LIST] [sweep sizes ...]
 //                       [--json R.json] [--out-dir DIR]
 //
-// Source: synthetic tokens on a sphere (default), NPY arrays (--q/--k with --v or --hidden), or a
-// captured model (--model, reserved until models/ provides captures). Prints a summary per
+// Source: synthetic tokens on a sphere (default), NPY arrays (--q/--k with --v or --hidden), or
+// q/k/v captured from a GPT-2 (--model: one forward pass over the first --window tokens of
+// --text; every chosen layer x head becomes one unit, model_source.hpp). Prints a summary per
 // normalizer on stdout; --json writes the result envelope, --out-dir one CSV per sweep. All
 // outputs are written together or not at all.
 #include <cmath>
@@ -16,6 +19,8 @@
 #include <sstream>
 
 #include "apps/attnlab/command.hpp"
+#include "apps/attnlab/gpt2_inputs.hpp"
+#include "attnlab/analysis/selectivity/model_source.hpp"
 #include "attnlab/analysis/selectivity/row_weights.hpp"
 #include "attnlab/analysis/selectivity/sweeps.hpp"
 #include "attnlab/core/atomic_file.hpp"
@@ -33,6 +38,9 @@ struct SelectivityCliOptions {
   bool quick = false;
   // Source.
   std::string q_path, k_path, v_path, hidden_path, model_path, tokens = "value";
+  std::string text_path, tokenizer_dir;  // --model source
+  std::vector<Index> layers;             // empty = all
+  Index window = 1024, model_queries = 16;
   bool causal = false;
   sel::SyntheticOptions synthetic;
   // Study.
@@ -57,19 +65,52 @@ std::string fmt(double v, int digits = 4) {
 }
 
 sel::SelectivitySource load_source(const SelectivityCliOptions& o, const CLI::App& cmd) {
-  if (!o.model_path.empty()) {
-    throw UsageError(
-        "selectivity: --model needs the model capture path (models/), which this build does not "
-        "have yet; capture per-head q/k/v yourself and pass them with --q/--k/--v");
-  }
   const bool npy = !o.q_path.empty() || !o.k_path.empty();
-  if (npy) {
+  const bool synthetic_flags_given = [&] {
     for (const char* flag : {"--heads", "--queries", "--length", "--dim", "--radius", "--spacing",
                              "--independent-tokens", "--gain-spread", "--value-spread"}) {
+      if (cmd.get_option(flag)->count() > 0) return true;
+    }
+    return false;
+  }();
+  if (o.model_path.empty()) {
+    for (const char* flag : {"--text", "--tokenizer", "--layers", "--window", "--model-queries"}) {
       if (cmd.get_option(flag)->count() > 0) {
-        throw UsageError(str_cat("selectivity: ", flag,
-                                 " applies to synthetic tokens only, not to ", "--q/--k input"));
+        throw UsageError(str_cat("selectivity: ", flag, " needs --model"));
       }
+    }
+  } else {
+    if (npy || !o.v_path.empty() || !o.hidden_path.empty() || o.causal || synthetic_flags_given) {
+      throw UsageError(
+          "selectivity: --model captures q/k/v itself; it does not combine with NPY input "
+          "(--q/--k/--v/--hidden/--causal) or synthetic-token flags");
+    }
+    if (o.text_path.empty()) throw UsageError("selectivity: --model needs --text FILE");
+    const std::string text = read_text_arg(o.text_path);
+    std::string tok_source;
+    models::gpt2::Gpt2Weights weights = models::gpt2::load_gpt2(o.model_path);
+    const models::gpt2::BpeTokenizer tok =
+        load_gpt2_tokenizer(o.tokenizer_dir, o.model_path, tok_source);
+    check_tokenizer_fits(tok, weights.config, tok_source);
+    const std::string model_desc = weights.config.describe();
+    const models::gpt2::Gpt2Model model(std::move(weights));
+    std::vector<std::int32_t> ids = tok.encode(text);
+    if (static_cast<Index>(ids.size()) > o.window) ids.resize(static_cast<std::size_t>(o.window));
+    sel::ModelSourceOptions mo;
+    mo.layers = o.layers;
+    mo.queries = o.model_queries;
+    mo.tokens = o.tokens;
+    return sel::source_from_gpt2(
+        model, ids, mo,
+        str_cat("GPT-2 (", model_desc, ") from ", o.model_path, ", first ", ids.size(),
+                " tokens of ", o.text_path, ", last ", mo.queries, " positions as queries, ",
+                o.tokens, " vectors"));
+  }
+  if (npy) {
+    if (synthetic_flags_given) {
+      throw UsageError(
+          "selectivity: synthetic-token flags (--heads, --queries, --length, --dim, "
+          "--radius, --spacing, ...) do not apply to --q/--k input");
     }
     if (o.q_path.empty() || o.k_path.empty()) {
       throw UsageError("selectivity: NPY input needs both --q and --k");
@@ -270,7 +311,8 @@ void register_selectivity(CLI::App& app) {
       "(SCIENCE.md §4): top-N distance d~ and its random-subset baseline, critical N by an exact\n"
       "two-sample KS test, geometric separability N_s/N, Jacobian sensitivity vs temperature\n"
       "(analytic and finite differences) and the Lemma 1 length band. Logits are q.k / T.\n"
-      "Source: synthetic tokens on a sphere (default) or NPY q/k/v ([H, N, d] or [N, d]).");
+      "Source: synthetic tokens on a sphere (default), NPY q/k/v ([H, N, d] or [N, d]), or q/k/v\n"
+      "captured from a GPT-2 (--model PATH --text FILE).");
   auto* o = opts.get();
   cmd->add_flag("--quick", o->quick,
                 "Small sizes (lengths 32..256, 16 heads x 8 queries, 100/8 draws, 9 temperatures)");
@@ -281,14 +323,30 @@ void register_selectivity(CLI::App& app) {
                   "Values NPY [H, L, dv] or [L, dv] (token vectors, --tokens value)");
   cmd->add_option("--hidden", o->hidden_path,
                   "Hidden states NPY [L, D] shared by all heads (token vectors, --tokens hidden)");
-  cmd->add_option("--tokens", o->tokens, "Token vectors x_j for NPY input: value | hidden")
+  cmd->add_option("--tokens", o->tokens,
+                  "Token vectors x_j for NPY or --model input: value | hidden")
       ->check(CLI::IsMember({"value", "hidden"}))
       ->default_val("value");
   cmd->add_flag("--causal", o->causal,
                 "NPY input is causal: query i sits at position i + (L - Q); at length L' a query "
                 "uses the L' keys ending at its position");
+  // Source: a GPT-2.
   cmd->add_option("--model", o->model_path,
-                  "Captured model (GPT-2 / tiny LM); reserved until models/ provides captures");
+                  "GPT-2 to capture q/k/v from: a directory (model.safetensors + config.json, or "
+                  "gpt2_124M.bin), a .safetensors file or an llm.c .bin file");
+  cmd->add_option("--text", o->text_path, "Text for --model ('-' = stdin)");
+  cmd->add_option("--tokenizer", o->tokenizer_dir,
+                  "Tokenizer directory for --model (default: the model's directory)");
+  cmd->add_option("--layers", o->layers, "Layers captured with --model (default: all)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--window", o->window,
+                  "--model: tokens of --text in the one forward pass (default 1024, at most "
+                  "n_positions); the largest sweep length must fit in it")
+      ->check(positive_number());
+  cmd->add_option("--model-queries", o->model_queries,
+                  "--model: the last Q positions of the window are the queries (default 16)")
+      ->check(positive_number());
   // Source: synthetic.
   cmd->add_option("--heads", o->synthetic.heads, "Synthetic heads (default 32; --quick 16)")
       ->check(positive_number());

@@ -11,10 +11,10 @@
 #include "attnlab/report/gnuplot.hpp"
 #include "attnlab/report/html.hpp"
 #include "attnlab/report/sections/gallery_section.hpp"
-#include "attnlab/report/sections/speed_section.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
 #include "attnlab/report/sections/ntk_section.hpp"
 #include "attnlab/report/sections/selectivity_section.hpp"
+#include "attnlab/report/sections/speed_section.hpp"
 
 namespace attnlab::report {
 namespace fs = std::filesystem;

@@ -251,6 +251,58 @@ TEST(Gpt2Order, OnlyBidirectionalWithoutPositionsIsPermutationEquivariant) {
   }
 }
 
+// Captured projections are what attention was given: they match the fp64 reference's q, k, v
+// and block inputs, their softmax(q·k/√d) reproduces a captured map, and capturing changes
+// nothing else (same logits).
+TEST(Gpt2Capture, ProjectionsMatchReferenceAndReproduceTheMap) {
+  const auto c = test_config();
+  const Gpt2Model model(make_test_weights(c, 21));
+  const Index n = seq_len(), H = c.n_head, d = c.n_embd / c.n_head;
+  const auto tokens = random_tokens(n, c.vocab_size, 12);
+  for (PositionMode pm : {PositionMode::learned, PositionMode::rope}) {
+    ForwardOptions o;
+    o.positions = pm;
+    o.logits = LogitsMode::all;
+    const ForwardResult plain = model.forward(tokens, o);
+    o.projection_layers = {c.n_layer - 1, 0};
+    o.maps = {{c.n_layer - 1, 1}};
+    const auto ref = reference_forward(model.weights(), tokens, o);
+    const ForwardResult r = model.forward(tokens, o);
+    EXPECT_EQ(rel_err(to_double(r.logits), to_double(plain.logits)), 0.0);
+    ASSERT_EQ(r.projections.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto& p = r.projections[i];
+      const Index l = o.projection_layers[i];
+      EXPECT_EQ(p.layer, l);
+      EXPECT_EQ(p.first_position, 0);
+      ASSERT_EQ(p.q.dim0(), H);
+      ASSERT_EQ(p.q.dim1(), n);
+      ASSERT_EQ(p.q.dim2(), d);
+      EXPECT_LT(rel_err(to_double(p.input), ref.input[l]), 2e-5) << "layer " << l;
+      for (Index h = 0; h < H; ++h) {
+        EXPECT_LT(rel_err(p.q.slice(h).cast<double>(), ref.q[l].slice(h)), 2e-5);
+        EXPECT_LT(rel_err(p.k.slice(h).cast<double>(), ref.k[l].slice(h)), 2e-5);
+        EXPECT_LT(rel_err(p.v.slice(h).cast<double>(), ref.v[l].slice(h)), 2e-5);
+      }
+    }
+    // Row i of head 1's map in the last layer from the captured q and k.
+    const auto& p = r.projections[0];
+    const MatrixD qh = p.q.slice(1).cast<double>(), kh = p.k.slice(1).cast<double>();
+    double worst = 0;
+    for (Index i = 0; i < n; ++i) {
+      VectorD z = (kh.topRows(i + 1) * qh.row(i).transpose()) / std::sqrt(double(d));
+      z = (z.array() - z.maxCoeff()).exp();
+      z /= z.sum();
+      for (Index j = 0; j <= i; ++j)
+        worst = std::max(worst, std::abs(z(j) - r.maps[0].weights(i, j)));
+    }
+    EXPECT_LT(worst, 1e-5) << to_string(pm);
+  }
+  ForwardOptions bad;
+  bad.projection_layers = {c.n_layer};
+  EXPECT_THROW(model.forward(tokens, bad), UsageError);
+}
+
 TEST(Gpt2Scoring, NllEqualsLogSoftmaxOfTheLogits) {
   const auto c = test_config();
   const Gpt2Model model(make_test_weights(c, 17));

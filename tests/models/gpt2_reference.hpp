@@ -85,6 +85,8 @@ struct ReferenceRun {
   MatrixD final_hidden;              // [n, C]
   std::vector<Tensor3d> weights;     // [L] of [H, n, n]
   std::vector<Tensor3d> logits_att;  // [L] of [H, n, n] attention logits (−∞ masked)
+  std::vector<MatrixD> input;        // [L] of [n, C] residual stream entering each block
+  std::vector<Tensor3d> q, k, v;     // [L] of [H, n, d] projections attention is given
 };
 
 inline MatrixD reference_layernorm(const MatrixD& x, const float* w, const float* b, double eps) {
@@ -128,6 +130,7 @@ inline ReferenceRun reference_forward(const Gpt2Weights& w, std::span<const std:
   ReferenceRun run;
   for (Index l = 0; l < c.n_layer; ++l) {
     const auto P = w.layer(l);
+    run.input.push_back(x);
     const MatrixD a = reference_layernorm(x, P.ln1_w, P.ln1_b, eps);
     const MatrixD qkv = reference_linear(a, P.qkv_w, P.qkv_b, 3 * C);
     Tensor3d q(H, n, d), k(H, n, d), v(H, n, d);
@@ -142,6 +145,9 @@ inline ReferenceRun reference_forward(const Gpt2Weights& w, std::span<const std:
       attention::apply_rope(q, 0);
       attention::apply_rope(k, 0);
     }
+    run.q.push_back(q);
+    run.k.push_back(k);
+    run.v.push_back(v);
     attention::AttentionSpec spec = o.attention;
     spec.causal = !o.bidirectional;
     if (spec.temperature == 0) spec.temperature = std::sqrt(double(d));

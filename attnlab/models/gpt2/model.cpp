@@ -406,6 +406,12 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
                              " entries exceed the capture bound of ", o.max_map_entries,
                              " (request fewer maps or fewer tokens)"));
   }
+  for (const Index l : o.projection_layers) {
+    if (l < 0 || l >= L) {
+      throw UsageError(
+          str_cat("GPT-2 forward: projection capture of layer ", l, " outside [0, ", L, ")"));
+    }
+  }
   const bool scoring = !o.targets.empty();
   const Index score_to = o.score_to > 0 ? o.score_to : n;
   if (scoring) {
@@ -446,7 +452,9 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
   // With only the last token's logits wanted and nothing captured, the last layer computes its
   // attention output and MLP for the last row only (what generation needs).
   const bool last_row_only = o.logits == LogitsMode::last && !o.hidden_states && !o.diagnostics &&
-                             o.maps.empty() && !scoring && o.kernel == Kernel::automatic && n > 1;
+                             o.maps.empty() && o.projection_layers.empty() && !scoring &&
+                             o.kernel == Kernel::automatic && n > 1;
+  result.projections.resize(o.projection_layers.size());
   MatrixF a(n, C), qkv(n, 3 * C), att(n, C), f(n, F);
   AlignedVector<float> q(static_cast<std::size_t>(H * n * d));  // [H, n, d]
   if (o.diagnostics) result.layers.resize(static_cast<std::size_t>(L));
@@ -469,6 +477,22 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       if (o.positions == PositionMode::rope) {
         rope_rows(q.data() + h * n * d, n, d, p0);
         rope_rows(K + p0 * d, n, d, p0);
+      }
+    }
+    for (std::size_t k = 0; k < o.projection_layers.size(); ++k) {
+      if (o.projection_layers[k] != l) continue;
+      LayerProjections& lp = result.projections[k];
+      lp.layer = l;
+      lp.first_position = p0;
+      lp.input = x;
+      lp.q = Tensor3<float>(H, n, d);
+      lp.k = Tensor3<float>(H, n, d);
+      lp.v = Tensor3<float>(H, n, d);
+      std::copy(q.data(), q.data() + H * n * d, lp.q.data());
+      for (Index h = 0; h < H; ++h) {
+        std::copy(cache.keys(l, h) + p0 * d, cache.keys(l, h) + (p0 + n) * d, lp.k.slice_data(h));
+        std::copy(cache.values(l, h) + p0 * d, cache.values(l, h) + (p0 + n) * d,
+                  lp.v.slice_data(h));
       }
     }
     const AttentionSpec spec = layer_attention_spec(cfg, o, l);

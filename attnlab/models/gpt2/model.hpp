@@ -35,7 +35,7 @@
 // row_diagnostics.hpp: entropy, sink mass, max weight, sparsity, top-8, wasted work) plus the
 // weight on the query's own position and on the previous position — no n × M storage; full maps
 // only for requested (layer, head) pairs, bounded by max_map_entries; the residual stream after
-// each block; logits of the last row, of all rows, or none; and the negative log-likelihood of
+// each block; per-head q, k, v of chosen layers (what selectivity studies read); logits of the last row, of all rows, or none; and the negative log-likelihood of
 // given next tokens without ever holding [n, V] logits.
 //
 // Order-test overrides (not a language model any more, for measurements only):
@@ -117,6 +117,11 @@ struct ForwardOptions {
   std::vector<MapRequest> maps;            // full attention maps [n, M] of these heads
   Index max_map_entries = Index{1} << 24;  // bound on Σ n·M over requested maps
   bool hidden_states = false;              // residual stream after every block
+  // Per-head projections of these layers (ForwardResult::projections, in request order): the
+  // queries, keys and values of the new rows exactly as attention sees them (after rotary
+  // positions, before the 1/T scaling) and the residual stream entering the layer. Costs
+  // 3·n·C + n·C floats per requested layer; UsageError for a layer outside [0, n_layer).
+  std::vector<Index> projection_layers;
   LogitsMode logits = LogitsMode::last;
   // Next-token scoring: when non-empty (one entry per token), targets[t] is the token after row
   // t; rows score_from <= t < score_to (0 = n) are scored, other entries are ignored;
@@ -139,13 +144,22 @@ struct CapturedMap {
   MatrixD weights;           // [n, M]; NaN where the key is masked
 };
 
+// What one layer's attention was given (ForwardOptions::projection_layers).
+struct LayerProjections {
+  Index layer = 0;
+  Index first_position = 0;  // position of row 0 (= cache length before the call)
+  Tensor3<float> q, k, v;    // [H, n, d] each
+  MatrixF input;             // [n, C] residual stream entering the layer (before LN1)
+};
+
 struct ForwardResult {
-  MatrixF logits;                    // [1, V] (last), [n, V] (all) or empty
-  std::vector<LayerCapture> layers;  // [L] when diagnostics were requested
-  std::vector<CapturedMap> maps;     // in request order
-  std::vector<MatrixF> hidden;       // [L] of [n, C] when requested
-  MatrixF final_hidden;              // [n, C] LNf output when hidden_states was requested
-  std::vector<double> nll;           // [n − score_from] when targets were given
+  MatrixF logits;                             // [1, V] (last), [n, V] (all) or empty
+  std::vector<LayerCapture> layers;           // [L] when diagnostics were requested
+  std::vector<CapturedMap> maps;              // in request order
+  std::vector<MatrixF> hidden;                // [L] of [n, C] when requested
+  std::vector<LayerProjections> projections;  // in ForwardOptions::projection_layers order
+  MatrixF final_hidden;                       // [n, C] LNf output when hidden_states was requested
+  std::vector<double> nll;                    // [n − score_from] when targets were given
   attention::Kernel kernel = attention::Kernel::automatic;  // attention kernel of the last
                                                             // full layer
 };

@@ -454,8 +454,9 @@ std::string findings(const sel::SelectivityResult& r) {
       "The paper's numbers come from GPT-2 124M (144 heads, War and Peace). Pretrained GPT-2 "
       "weights cannot be downloaded here, so this section measures a synthetic population "
       "that satisfies the paper's assumptions A1–A2 (tokens uniform on a sphere with minimum "
-      "spacing). `attnlab selectivity --q/--k/--v` runs the same instruments on captured "
-      "arrays; a model capture plugs into the same source interface.");
+      "spacing). The same instruments run on a real model with `attnlab selectivity --model "
+      "DIR --text FILE` (q/k/v of every layer and head captured in one GPT-2 forward pass; "
+      "--layers, --window, --model-queries) or on captured arrays with --q/--k/--v.");
   // Critical N.
   std::string spread_text;
   for (const auto& sp : r.spread_sweep) {
