@@ -4,12 +4,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "attnlab/analysis/selectivity/model_source.hpp"
 #include "attnlab/analysis/selectivity/row_weights.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/models/gpt2/bpe_tokenizer.hpp"
+#include "attnlab/report/report_builder.hpp"
+#include "attnlab/report/sections/selectivity_section.hpp"
 #include "tests/models/gpt2_reference.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace attnlab::analysis::selectivity {
 namespace {
@@ -70,6 +76,51 @@ TEST(SelectivityModelSource, RejectsWhatCannotBeCaptured) {
   EXPECT_THROW(source_from_gpt2(model, tokens, mo, ""), UsageError);
   mo.tokens = "value";
   EXPECT_THROW(source_from_gpt2(model, std::span(tokens).first(1), mo, ""), InputError);
+}
+
+// The report section runs the instruments on a GPT-2 only when ATTNLAB_GPT2_DIR names one, and
+// renders it as its own subsection; without tokenizer files there it is a clear InputError.
+TEST(SelectivityModelSource, ReportCapturesTheGpt2InAttnlabGpt2Dir) {
+  ::unsetenv("ATTNLAB_GPT2_DIR");
+  ::unsetenv("ATTNLAB_GPT2_TEXT");
+  report::ReportOptions ro;
+  ro.quick = true;
+  testing::TempDir dir;
+  auto c = testing::test_config();
+  c.n_positions = 160;
+  models::gpt2::save_gpt2_hf(testing::make_test_weights(c, 33), dir.path());
+  ::setenv("ATTNLAB_GPT2_DIR", dir.path().c_str(), 1);
+  EXPECT_THROW(report::run_selectivity_study(ro), InputError);  // no tokenizer files yet
+  {
+    nlohmann::json v = nlohmann::json::object();
+    const auto bt = models::gpt2::BpeTokenizer::byte_level();
+    for (int i = 0; i < 256; ++i) {
+      const char32_t cp =
+          models::gpt2::byte_to_unicode(static_cast<std::uint8_t>(bt.token_bytes(i)[0]));
+      v[cp < 0x80 ? std::string(1, static_cast<char>(cp))
+                  : std::string{static_cast<char>(0xc0 | (cp >> 6)),
+                                static_cast<char>(0x80 | (cp & 0x3f))}] = i;
+    }
+    std::ofstream(dir / "vocab.json") << v.dump();
+    std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
+  }
+  const nlohmann::json j = report::run_selectivity_study(ro);
+  ::unsetenv("ATTNLAB_GPT2_DIR");
+  ASSERT_TRUE(j.contains("gpt2_capture"));
+  const auto& cap = j["gpt2_capture"];
+  EXPECT_EQ(cap["source"]["kind"], "model");
+  EXPECT_EQ(cap["source"]["heads"], c.n_layer * c.n_head);
+  EXPECT_EQ(cap["source"]["length"], 160);  // the sample text is longer than the window
+  EXPECT_EQ(cap["options"]["lengths"], nlohmann::json::array({32, 64, 128}));
+  EXPECT_EQ(j["source"]["kind"], "synthetic");  // the main study is unchanged
+  const std::string html = report::render_selectivity_section(j);
+  EXPECT_NE(html.find("The same instruments on a real model"), std::string::npos);
+  EXPECT_NE(html.find("GPT-2 vs the paper"), std::string::npos);
+
+  const nlohmann::json plain = report::run_selectivity_study(ro);
+  EXPECT_FALSE(plain.contains("gpt2_capture"));
+  EXPECT_EQ(report::render_selectivity_section(plain).find("The same instruments on a real model"),
+            std::string::npos);
 }
 
 }  // namespace
