@@ -11,6 +11,7 @@
 #include "attnlab/report/gnuplot.hpp"
 #include "attnlab/report/html.hpp"
 #include "attnlab/report/sections/gallery_section.hpp"
+#include "attnlab/report/sections/influence_section.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
 #include "attnlab/report/sections/ntk_section.hpp"
 #include "attnlab/report/sections/selectivity_section.hpp"
@@ -26,6 +27,8 @@ const std::vector<StudySection>& study_sections() {
       {"inspect", "What GPT-2's heads do (per-head diagnostics)", run_inspect_study,
        render_inspect_section},
       {"ntk", "Gram spectrum and NTK (non-)convergence", run_ntk_study, render_ntk_section},
+      {"influence", "Influence malleability and poisoning", run_influence_study,
+       render_influence_section},
       {"selectivity", "Selection limits of softmax (and of its alternatives)",
        run_selectivity_study, render_selectivity_section},
   };
