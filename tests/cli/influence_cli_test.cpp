@@ -126,11 +126,11 @@ TEST_F(InfluenceCli, BadDataFailsCleanly) {
   x(4, 2) = std::numeric_limits<double>::quiet_NaN();
   io::save_npy(dir_ / "xnan.npy", x);
   expect_failure(
-      mall_args({"--x", p("xnan.npy"), "--y", p("y.npy"), "--json", p("r.json")}, "57", "3"), 4,
-      "row");
+      mall_args({"--x", p("xnan.npy"), "--y", p("y.npy"), "--json", p("r.json")}, "57", "3"), 3,
+      "NaN");
   expect_failure(poison_args({"--x", p("xzero.npy"), "--y", p("y.npy"), "--json", p("r.json")},
                              "45", "9", "6"),
-                 3, "NaN");
+                 4, "row");
   expect_failure(mall_args({"--x", p("missing.npy"), "--y", p("y.npy"), "--json", p("r.json")}), 3,
                  "missing.npy");
   expect_failure(mall_args({"--data", p("nowhere"), "--json", p("r.json")}), 3,
