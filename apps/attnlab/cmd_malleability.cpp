@@ -4,7 +4,7 @@
 //
 //   attnlab malleability [--classes all|0,6] [--n-train 300] [--n-test 100] [--seeds 5]
 //                        [--models relu,attn] [--arms ab] [--width 1024] [--attacks fgsm,pgd,mim]
-//                        [--eps 0.3] [--tau 0.1] [--kernel trained|init|infinite]
+//                        [--eps 0.3] [--tau 0.1] [--top abs|signed] [--kernel trained|init|infinite]
 //                        [--target loss|margin] [--retrain] [--m4-points 0] ... [--json R.json]
 //
 // Prints per-model means and the attention/ReLU ratio table (paired bootstrap 95% intervals over
@@ -46,6 +46,7 @@ struct MalleabilityFlags {
   std::string target = "loss";
   std::string kernel = "trained";
   double tau = 0.1;
+  std::string top = "abs";
   std::vector<std::string> attacks = {"fgsm", "pgd", "mim"};
   std::vector<double> eps = {0.3};
   Index attack_steps = 10;
@@ -76,6 +77,7 @@ inf::MalleabilityOptions to_options(const MalleabilityFlags& f) {
   o.target = inf::parse_influence_target(f.target);
   o.kernel = inf::parse_kernel_choice(f.kernel);
   o.tau = f.tau;
+  o.top_signed = f.top == "signed";
   o.attacks.clear();
   for (const std::string& a : f.attacks) o.attacks.push_back(inf::parse_attack_kind(a));
   o.epsilons = f.eps;
@@ -217,6 +219,11 @@ void register_malleability(CLI::App& app) {
   cmd->add_option("--tau", f->tau, "Share of training points in the top set S (by mean |I|)")
       ->default_val(0.1)
       ->check(positive_number());
+  cmd->add_option(
+         "--top", f->top,
+         "Rank S by mean |I| (abs, default) or by mean I (signed: the most helpful points)")
+      ->default_val("abs")
+      ->check(CLI::IsMember({"abs", "signed"}));
   cmd->add_option("--attacks", f->attacks, "fgsm, pgd, mim (comma-separated)")
       ->delimiter(',')
       ->default_str("fgsm,pgd,mim")

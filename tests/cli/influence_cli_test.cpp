@@ -68,11 +68,12 @@ TEST_F(InfluenceCli, MalleabilityOnUserDataWritesTheEnvelope) {
 TEST_F(InfluenceCli, MarginTargetRetrainAndInfiniteKernelRun) {
   const auto r = run_cli(mall_args({"--x", p("x.npy"), "--y", p("y.npy"), "--target", "margin",
                                     "--retrain", "--kernel", "infinite", "--attacks", "pgd",
-                                    "--arms", "b", "--json", p("r.json")}));
+                                    "--top", "signed", "--arms", "b", "--json", p("r.json")}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto env = nlohmann::json::parse(read_file(dir_ / "r.json"));
   EXPECT_EQ(env["result"]["options"]["target"], "margin");
   EXPECT_EQ(env["result"]["options"]["retrain"], true);
+  EXPECT_EQ(env["result"]["options"]["top"], "signed");
   EXPECT_EQ(env["result"]["records"].size(), 4u);
 }
 
@@ -103,6 +104,7 @@ TEST_F(InfluenceCli, BadFlagsAreUsageErrors) {
   expect_failure(with(mall_args({"--attacks", "cw"})), 2, "--attacks");
   expect_failure(with(mall_args({"--target", "logit"})), 2, "--target");
   expect_failure(with(mall_args({"--kernel", "final"})), 2, "--kernel");
+  expect_failure(with(mall_args({"--top", "max"})), 2, "--top");
   expect_failure(with(mall_args({"--lr-fraction-b", "1.5"})), 2, "lr-fraction-b");
   expect_failure(with(mall_args({"--arms", "c"})), 2, "--arms");
   expect_failure(with(mall_args({"--ridge", "-1"})), 2, "--ridge");

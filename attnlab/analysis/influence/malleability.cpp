@@ -91,11 +91,13 @@ FlipStats flip_stats(const MatrixD& before, const MatrixD& after, const std::vec
   return out;
 }
 
-// Top k training points by mean_t |I_ti| (ties by index), ascending index order.
-std::vector<Index> top_by_mean_abs(const MatrixD& infl, Index k) {
+// Top k training points by mean_t |I_ti| (signed = false) or by mean_t I_ti (signed = true; the
+// most helpful points), ties by index; returned in ascending index order.
+std::vector<Index> top_by_mean_abs(const MatrixD& infl, Index k, bool signed_score = false) {
   std::vector<double> score(static_cast<std::size_t>(infl.cols()));
   for (Index i = 0; i < infl.cols(); ++i)
-    score[static_cast<std::size_t>(i)] = infl.col(i).cwiseAbs().mean();
+    score[static_cast<std::size_t>(i)] =
+        signed_score ? infl.col(i).mean() : infl.col(i).cwiseAbs().mean();
   std::vector<Index> idx(score.size());
   std::iota(idx.begin(), idx.end(), Index{0});
   std::stable_sort(idx.begin(), idx.end(), [&](Index a, Index b) {
@@ -290,7 +292,7 @@ MalleabilityRecord run_one(const SeedContext& sc, ModelKind kind, char arm_id,
   // M1.
   const Index top =
       std::max<Index>(1, static_cast<Index>(std::ceil(o.tau * static_cast<double>(n) - 1e-9)));
-  const std::vector<Index> s = top_by_mean_abs(infl, top);
+  const std::vector<Index> s = top_by_mean_abs(infl, top, o.top_signed);
   const MatrixD unit_train = io::normalize_rows(sc.data.x_train);
   const std::unique_ptr<nn::Model> attack_model = pixel_model(arm.net, kind, unit_train);
   MatrixD x_s(static_cast<Index>(s.size()), sc.data.x_train.cols());
@@ -498,6 +500,7 @@ nlohmann::json to_json(const MalleabilityResult& r) {
                          {"target", std::string(to_string(o.target))},
                          {"kernel", std::string(to_string(o.kernel))},
                          {"tau", o.tau},
+                         {"top", o.top_signed ? "signed" : "abs"},
                          {"attacks", attacks},
                          {"epsilons", eps},
                          {"attack_steps", o.attack_steps},
@@ -558,6 +561,7 @@ MalleabilityResult malleability_from_json(const nlohmann::json& j) {
     p.target = parse_influence_target(o.at("target").get<std::string>());
     p.kernel = parse_kernel_choice(o.at("kernel").get<std::string>());
     p.tau = o.at("tau").get<double>();
+    p.top_signed = o.value("top", std::string("abs")) == "signed";
     p.attacks.clear();
     for (const auto& a : o.at("attacks"))
       p.attacks.push_back(parse_attack_kind(a.get<std::string>()));

@@ -5,8 +5,8 @@
 // kernel influence I [T, n] (kernel_influence.hpp; ridge λ; target loss or margin):
 //   M1 flip rate (paper-faithful). I on the chosen kernel (default Θ_T, the trained network's
 //      empirical NTK). S = the top ⌈τn⌉ training points by mean_t |I_ti| (ONE set for all test
-//      points). Each x_i, i ∈ S, is attacked (fgsm | pgd | mim, l∞ ε in [0, 1] pixel space,
-//      clipped) to maximize the TRAINED network's training loss at (x_i, y_i), with the attention
+//      points; top_signed: by mean_t I_ti, the most helpful points). Each x_i, i ∈ S, is
+//      attacked (fgsm | pgd | mim, l∞ ε in [0, 1] pixel space, clipped) to maximize the TRAINED network's training loss at (x_i, y_i), with the attention
 //      context C fixed during the attack. Then the perturbed training set is pushed through the
 //      model again — for MLP-Attn C = XᵀX changes, so every train and test feature moves — and
 //      the kernel is recomputed at the same weights (default) or after retraining from the same
@@ -93,6 +93,7 @@ struct MalleabilityOptions {
   InfluenceTarget target = InfluenceTarget::loss;
   KernelChoice kernel = KernelChoice::trained;
   double tau = 0.1;
+  bool top_signed = false;  // S by mean I (most helpful) instead of mean |I|
   // M1 attack
   std::vector<AttackKind> attacks = {AttackKind::fgsm, AttackKind::pgd, AttackKind::mim};
   std::vector<double> epsilons = {0.3};
