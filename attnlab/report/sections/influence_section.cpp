@@ -406,9 +406,19 @@ std::string render_influence_section(const nlohmann::json& result) {
       "poison` run the full studies.");
   std::vector<std::string> comparisons;
   for (const auto& task : result.at("tasks")) {
-    const std::string label = task.at("label").get<std::string>();
-    const inf::MalleabilityResult m = inf::malleability_from_json(task.at("malleability"));
-    const inf::PoisonResult p = inf::poisoning_from_json(task.at("poison"));
+    std::string label;
+    inf::MalleabilityResult m;
+    inf::PoisonResult p;
+    try {
+      label = task.at("label").get<std::string>();
+      m = inf::malleability_from_json(task.at("malleability"));
+      p = inf::poisoning_from_json(task.at("poison"));
+    } catch (const nlohmann::json::exception& e) {
+      throw FormatError(
+          str_cat("influence section: a task needs 'label', 'malleability' and "
+                  "'poison': ",
+                  e.what()));
+    }
     const bool binary = m.classes == 2;
     body += "<h3>" +
             html_escape(str_cat(label, " (n = ", m.n_train, ", ", m.n_test, " test points, width ",
