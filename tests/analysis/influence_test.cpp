@@ -318,7 +318,6 @@ TEST(InfluenceStudy, TinyMalleabilityAndPoisoningRunsAreDeterministicAndRoundTri
     }
   }
   const MalleabilityResult again = run_malleability(base, 30, 6, o);
-  EXPECT_EQ(to_json(r).dump().size(), to_json(again).dump().size());
   EXPECT_EQ(to_json(r)["records"], to_json(again)["records"]);
   const MalleabilityResult back = malleability_from_json(to_json(r));
   EXPECT_EQ(to_json(back)["records"], to_json(r)["records"]);
