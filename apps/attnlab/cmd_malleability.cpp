@@ -54,6 +54,7 @@ struct MalleabilityFlags {
   double mim_momentum = 1.0;
   bool retrain = false;
   Index m3_points = 10, m4_points = 0, tracin_every = 10;
+  std::string m4_context = "drop";
 };
 
 inf::MalleabilityOptions to_options(const MalleabilityFlags& f) {
@@ -87,6 +88,7 @@ inf::MalleabilityOptions to_options(const MalleabilityFlags& f) {
   o.retrain = f.retrain;
   o.m3_points = f.m3_points;
   o.m4_points = f.m4_points;
+  o.m4_keep_context = f.m4_context == "keep";
   o.tracin_every = f.tracin_every;
   inf::validate_malleability_options(o);
   return o;
@@ -251,6 +253,11 @@ void register_malleability(CLI::App& app) {
          "Training points retrained without for M4 (arm B; needs n-train <= 300; 0 = skip)")
       ->default_val(0)
       ->check(non_negative_number());
+  cmd->add_option("--m4-context", f->m4_context,
+                  "M4 for MLP-Attn: drop (rebuild C without the left-out row: the real LOO, "
+                  "default) or keep (C of all rows, as the kernel LOO assumes)")
+      ->default_val("drop")
+      ->check(CLI::IsMember({"drop", "keep"}));
   cmd->add_option("--tracin-every", f->tracin_every, "TracIn checkpoint every k GD steps (0 = off)")
       ->default_val(10)
       ->check(non_negative_number());

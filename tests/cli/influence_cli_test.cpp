@@ -66,14 +66,19 @@ TEST_F(InfluenceCli, MalleabilityOnUserDataWritesTheEnvelope) {
 }
 
 TEST_F(InfluenceCli, MarginTargetRetrainAndInfiniteKernelRun) {
-  const auto r = run_cli(mall_args({"--x", p("x.npy"), "--y", p("y.npy"), "--target", "margin",
-                                    "--retrain", "--kernel", "infinite", "--attacks", "pgd",
-                                    "--top", "signed", "--arms", "b", "--json", p("r.json")}));
+  const auto r = run_cli(mall_args(
+      {"--x",      p("x.npy"),    "--y",       p("y.npy"),     "--target", "margin", "--retrain",
+       "--kernel", "infinite",    "--attacks", "pgd",          "--top",    "signed", "--arms",
+       "b",        "--m4-points", "2",         "--m4-context", "keep",     "--json", p("r.json")}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto env = nlohmann::json::parse(read_file(dir_ / "r.json"));
   EXPECT_EQ(env["result"]["options"]["target"], "margin");
   EXPECT_EQ(env["result"]["options"]["retrain"], true);
   EXPECT_EQ(env["result"]["options"]["top"], "signed");
+  EXPECT_EQ(env["result"]["options"]["m4_context"], "keep");
+  for (const auto& rec : env["result"]["records"]) {
+    EXPECT_TRUE(rec["metrics"].contains("m4.spearman_T"));
+  }
   EXPECT_EQ(env["result"]["records"].size(), 4u);
 }
 
@@ -105,6 +110,7 @@ TEST_F(InfluenceCli, BadFlagsAreUsageErrors) {
   expect_failure(with(mall_args({"--target", "logit"})), 2, "--target");
   expect_failure(with(mall_args({"--kernel", "final"})), 2, "--kernel");
   expect_failure(with(mall_args({"--top", "max"})), 2, "--top");
+  expect_failure(with(mall_args({"--m4-context", "both"})), 2, "--m4-context");
   expect_failure(with(mall_args({"--lr-fraction-b", "1.5"})), 2, "lr-fraction-b");
   expect_failure(with(mall_args({"--arms", "c"})), 2, "--arms");
   expect_failure(with(mall_args({"--ridge", "-1"})), 2, "--ridge");

@@ -217,7 +217,16 @@ void measure_m4(const SeedContext& sc, ModelKind kind, const MalleabilityOptions
       d.y_train.push_back(
           sc.data.y_train[static_cast<std::size_t>(keep[static_cast<std::size_t>(a)])]);
     }
-    const ntk::ModelInputs in_loo = ntk::model_inputs(d, kind);
+    ntk::ModelInputs in_loo;
+    if (o.m4_keep_context) {  // the features of the full data, row i dropped
+      in_loo.train.resize(n - 1, in.train.cols());
+      for (Index a = 0; a < n - 1; ++a) {
+        in_loo.train.row(a) = in.train.row(keep[static_cast<std::size_t>(a)]);
+      }
+      in_loo.test = in.test;
+    } else {
+      in_loo = ntk::model_inputs(d, kind);
+    }
     const nn::TwoLayerRelu net =
         retrain_arm_b(arm.init, c, in_loo.train, sc.targets.subset(keep), arm.lr);
     const MatrixD f_loo = nn::predict(net, in_loo.test);
@@ -509,6 +518,7 @@ nlohmann::json to_json(const MalleabilityResult& r) {
                          {"retrain", o.retrain},
                          {"m3_points", o.m3_points},
                          {"m4_points", o.m4_points},
+                         {"m4_context", o.m4_keep_context ? "keep" : "drop"},
                          {"tracin_every", o.tracin_every}};
   nlohmann::json recs = nlohmann::json::array();
   for (const MalleabilityRecord& rec : r.records) {
@@ -572,6 +582,7 @@ MalleabilityResult malleability_from_json(const nlohmann::json& j) {
     p.retrain = o.at("retrain").get<bool>();
     p.m3_points = o.at("m3_points").get<Index>();
     p.m4_points = o.at("m4_points").get<Index>();
+    p.m4_keep_context = o.value("m4_context", std::string("drop")) == "keep";
     p.tracin_every = o.at("tracin_every").get<Index>();
     const auto& d = j.at("data");
     r.n_train = d.at("n_train").get<Index>();

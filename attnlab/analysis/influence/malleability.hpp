@@ -24,7 +24,8 @@
 //      the arm, so both arms' records carry the same M3 numbers.
 //   M4 ground truth (arm B only, m4_points > 0, n ≤ 300): for m4_points training points (half the
 //      largest mean |I|, half uniformly drawn) the network is retrained from the SAME init on the
-//      data without x_i (for MLP-Attn C is rebuilt from the n − 1 rows) and the actual
+//      data without x_i (for MLP-Attn C is rebuilt from the n − 1 rows; m4_keep_context keeps the
+//      full-data C, the kernel LOO's own assumption, to separate the two effects) and the actual
 //      I_ti = ℓ(f₋ᵢ(x_t)) − ℓ(f(x_t)) of the networks is correlated (Pearson, Spearman over all
 //      (t, i) pairs) with kernel predictions on Θ_T, Θ_0, Θ∞ and with TracIn.
 //   TracIn (arm B, tracin_every > 0): Σ over checkpoints every k GD steps of (ηk/n)·∇ℓ_t·∇ℓ_i
@@ -104,6 +105,7 @@ struct MalleabilityOptions {
   // M3, M4, TracIn
   Index m3_points = 10;
   Index m4_points = 0;
+  bool m4_keep_context = false;  // M4: keep C of all n rows when leaving x_i out (MLP-Attn)
   Index tracin_every = 10;
 };
 
