@@ -388,6 +388,7 @@ std::span<const std::byte> SafetensorsFile::bytes(const SafetensorsTensor& t) co
 void SafetensorsFile::read_f32_into(const SafetensorsTensor& t, float* dst) const {
   const auto src = bytes(t);
   const auto n = static_cast<std::size_t>(t.numel);
+  if (n == 0) return;  // an empty tensor has no bytes (and dst may be null)
   const auto* p = reinterpret_cast<const unsigned char*>(src.data());
   switch (t.dtype) {
     case SafetensorsDtype::F32:

@@ -60,8 +60,8 @@ TEST_F(InspectCli, ThresholdsChangeLabelsAndRealTokenizerWorks) {
   const auto all = run_cli({"inspect", "--model", p("m"), "--text", p("t.txt"), "--no-order-test",
                             "--sink-threshold", "0", "--json", p("a.json")});
   ASSERT_EQ(all.exit_code, 0) << all.err;
-  for (const auto& h : nlohmann::json::parse(read_file(dir_ / "a.json"))["result"]["heads"])
-    EXPECT_TRUE(h["sink"].get<bool>());
+  const auto env_all = nlohmann::json::parse(read_file(dir_ / "a.json"));
+  for (const auto& h : env_all["result"]["heads"]) EXPECT_TRUE(h["sink"].get<bool>());
   EXPECT_NE(all.out.find("summary: 8 sink"), std::string::npos) << all.out;
   // A 50257-token model with GPT-2's own tokenizer files.
   testing::write_model_dir(dir_ / "big", false, 50257);
