@@ -13,6 +13,7 @@
 #include "attnlab/models/gpt2/attention_override.hpp"
 #include "attnlab/report/report_builder.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
+#include "tests/cli/gpt2_cli_support.hpp"
 #include "tests/models/gpt2_reference.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -294,19 +295,7 @@ TEST(InspectStudy, RandomByDefaultAndGpt2DirWhenSet) {
   ::setenv("ATTNLAB_GPT2_DIR", dir.path().c_str(), 1);
   EXPECT_THROW(report::run_inspect_study(ro), InputError);  // no tokenizer files there
   // A byte-level tokenizer needs V >= 256: write a 300-token model's vocab as bytes + specials.
-  {
-    nlohmann::json v = nlohmann::json::object();
-    const auto bt = models::gpt2::BpeTokenizer::byte_level();
-    for (int i = 0; i < 256; ++i) {
-      const char32_t cp =
-          models::gpt2::byte_to_unicode(static_cast<std::uint8_t>(bt.token_bytes(i)[0]));
-      v[cp < 0x80 ? std::string(1, static_cast<char>(cp))
-                  : std::string{static_cast<char>(0xc0 | (cp >> 6)),
-                                static_cast<char>(0x80 | (cp & 0x3f))}] = i;
-    }
-    std::ofstream(dir / "vocab.json") << v.dump();
-    std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
-  }
+  testing::write_byte_tokenizer(dir.path());
   const nlohmann::json real = report::run_inspect_study(ro);
   ::unsetenv("ATTNLAB_GPT2_DIR");
   EXPECT_FALSE(real["source"]["random_weights"].get<bool>());

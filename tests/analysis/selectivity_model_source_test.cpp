@@ -14,6 +14,7 @@
 #include "attnlab/models/gpt2/bpe_tokenizer.hpp"
 #include "attnlab/report/report_builder.hpp"
 #include "attnlab/report/sections/selectivity_section.hpp"
+#include "tests/cli/gpt2_cli_support.hpp"
 #include "tests/models/gpt2_reference.hpp"
 #include "tests/support/test_support.hpp"
 
@@ -91,19 +92,7 @@ TEST(SelectivityModelSource, ReportCapturesTheGpt2InAttnlabGpt2Dir) {
   models::gpt2::save_gpt2_hf(testing::make_test_weights(c, 33), dir.path());
   ::setenv("ATTNLAB_GPT2_DIR", dir.path().c_str(), 1);
   EXPECT_THROW(report::run_selectivity_study(ro), InputError);  // no tokenizer files yet
-  {
-    nlohmann::json v = nlohmann::json::object();
-    const auto bt = models::gpt2::BpeTokenizer::byte_level();
-    for (int i = 0; i < 256; ++i) {
-      const char32_t cp =
-          models::gpt2::byte_to_unicode(static_cast<std::uint8_t>(bt.token_bytes(i)[0]));
-      v[cp < 0x80 ? std::string(1, static_cast<char>(cp))
-                  : std::string{static_cast<char>(0xc0 | (cp >> 6)),
-                                static_cast<char>(0x80 | (cp & 0x3f))}] = i;
-    }
-    std::ofstream(dir / "vocab.json") << v.dump();
-    std::ofstream(dir / "merges.txt") << "#version: 0.2\n";
-  }
+  testing::write_byte_tokenizer(dir.path());
   const nlohmann::json j = report::run_selectivity_study(ro);
   ::unsetenv("ATTNLAB_GPT2_DIR");
   ASSERT_TRUE(j.contains("gpt2_capture"));
