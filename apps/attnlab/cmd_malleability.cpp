@@ -25,7 +25,7 @@ namespace {
 namespace inf = analysis::influence;
 namespace ntk = analysis::ntk;
 
-struct MalleabilityFlags {
+struct MalleabilityFlags : ArmAFlags, ArmBFlags {
   CommonOptions common;
   StudyDataFlags data;
   std::string classes = "all";
@@ -34,14 +34,6 @@ struct MalleabilityFlags {
   std::vector<std::string> models = {"relu", "attn"};
   std::string arms = "ab";
   Index width = 1024;
-  Index epochs_a = 100;
-  double lr_a = 1e-3;
-  Index batch_a = 128;
-  double weight_decay_a = 1e-3;
-  double init_std_a = 0.01;
-  Index steps_b = 500;
-  double lr_fraction_b = 0.5;
-  double tol_b = 1e-3;
   double ridge = 1e-3;
   std::string target = "loss";
   std::string kernel = "trained";
@@ -182,30 +174,8 @@ void register_malleability(CLI::App& app) {
   cmd->add_option("--width", f->width, "Hidden width m")
       ->default_val(1024)
       ->check(positive_number());
-  cmd->add_option("--epochs-a", f->epochs_a, "Arm A epochs (the paper: 500)")
-      ->default_val(100)
-      ->check(non_negative_number());
-  cmd->add_option("--lr-a", f->lr_a, "Arm A Adam learning rate")
-      ->default_val(1e-3)
-      ->check(positive_number());
-  cmd->add_option("--batch-a", f->batch_a, "Arm A minibatch")
-      ->default_val(128)
-      ->check(positive_number());
-  cmd->add_option("--weight-decay-a", f->weight_decay_a, "Arm A coupled L2")
-      ->default_val(1e-3)
-      ->check(non_negative_number());
-  cmd->add_option("--init-std-a", f->init_std_a, "Arm A init std of W")
-      ->default_val(0.01)
-      ->check(positive_number());
-  cmd->add_option("--steps-b", f->steps_b, "Arm B maximum GD steps")
-      ->default_val(500)
-      ->check(non_negative_number());
-  cmd->add_option("--lr-fraction-b", f->lr_fraction_b, "Arm B eta = fraction * 2n/lambda_max")
-      ->default_val(0.5)
-      ->check(positive_number());
-  cmd->add_option("--tol-b", f->tol_b, "Arm B stops below this training MSE")
-      ->default_val(1e-3)
-      ->check(non_negative_number());
+  add_arm_a_options(cmd, *f);
+  add_arm_b_options(cmd, *f);
   cmd->add_option("--ridge", f->ridge, "Absolute ridge lambda of the kernel predictor")
       ->default_val(1e-3)
       ->check(positive_number());

@@ -23,7 +23,7 @@ namespace {
 
 namespace ntk = analysis::ntk;
 
-struct NtkFlags {
+struct NtkFlags : ArmAFlags, ArmBFlags {
   CommonOptions common;
   StudyDataFlags data;
   std::string classes = "all";
@@ -34,14 +34,6 @@ struct NtkFlags {
   std::string arms = "ab";
   std::string targets = "auto";
   std::string loss_a = "auto";
-  Index epochs_a = 100;
-  double lr_a = 1e-3;
-  Index batch_a = 128;
-  double weight_decay_a = 1e-3;
-  double init_std_a = 0.01;
-  Index steps_b = 500;
-  double lr_fraction_b = 0.5;
-  double tol_b = 1e-3;
   std::string init_b = "antisymmetric";
   double ridge = 1e-3;
   bool ridge_relative = false;
@@ -222,31 +214,8 @@ void register_ntk(CLI::App& app) {
                   "Arm A loss: auto (ce for > 2 classes, mse for 2), ce, mse")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "ce", "mse"}));
-  cmd->add_option("--epochs-a", f->epochs_a, "Arm A epochs (the paper: 500)")
-      ->default_val(100)
-      ->check(non_negative_number());
-  cmd->add_option("--lr-a", f->lr_a, "Arm A Adam learning rate")
-      ->default_val(1e-3)
-      ->check(positive_number());
-  cmd->add_option("--batch-a", f->batch_a, "Arm A minibatch size")
-      ->default_val(128)
-      ->check(positive_number());
-  cmd->add_option("--weight-decay-a", f->weight_decay_a, "Arm A coupled L2 coefficient")
-      ->default_val(1e-3)
-      ->check(non_negative_number());
-  cmd->add_option("--init-std-a", f->init_std_a, "Arm A init standard deviation of W")
-      ->default_val(0.01)
-      ->check(positive_number());
-  cmd->add_option("--steps-b", f->steps_b, "Arm B maximum full-batch GD steps")
-      ->default_val(500)
-      ->check(non_negative_number());
-  cmd->add_option("--lr-fraction-b", f->lr_fraction_b,
-                  "Arm B step eta = fraction * 2n/lambda_max(Theta_0), fraction in (0, 1)")
-      ->default_val(0.5)
-      ->check(positive_number());
-  cmd->add_option("--tol-b", f->tol_b, "Arm B stops when the training MSE is below this")
-      ->default_val(1e-3)
-      ->check(non_negative_number());
+  add_arm_a_options(cmd, *f);
+  add_arm_b_options(cmd, *f);
   cmd->add_option("--init-b", f->init_b,
                   "Arm B init: antisymmetric (f_0 = 0, the lazy limit is kernel regression from "
                   "zero) or iid")

@@ -23,7 +23,7 @@ namespace {
 namespace inf = analysis::influence;
 namespace ntk = analysis::ntk;
 
-struct PoisonFlags {
+struct PoisonFlags : ArmBFlags {
   CommonOptions common;
   StudyDataFlags data;
   std::string classes = "all";
@@ -37,9 +37,6 @@ struct PoisonFlags {
   Index seeds = 3;
   bool no_network = false;
   Index width = 512;
-  Index steps_b = 500;
-  double lr_fraction_b = 0.5;
-  double tol_b = 1e-3;
 };
 
 std::string num(double v) {
@@ -162,15 +159,7 @@ void register_poison(CLI::App& app) {
   cmd->add_option("--width", f->width, "Width of the arm-B network")
       ->default_val(512)
       ->check(positive_number());
-  cmd->add_option("--steps-b", f->steps_b, "Arm B maximum GD steps")
-      ->default_val(500)
-      ->check(non_negative_number());
-  cmd->add_option("--lr-fraction-b", f->lr_fraction_b, "Arm B eta = fraction * 2n/lambda_max")
-      ->default_val(0.5)
-      ->check(positive_number());
-  cmd->add_option("--tol-b", f->tol_b, "Arm B stops below this training MSE")
-      ->default_val(1e-3)
-      ->check(non_negative_number());
+  add_arm_b_options(cmd, *f);
   add_study_data_options(cmd, f->data);
   add_common_options(cmd, f->common);
   cmd->callback([f] { run_poison_cmd(*f); });

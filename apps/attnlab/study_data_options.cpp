@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "apps/attnlab/command.hpp"
 #include "attnlab/core/error.hpp"
 
 namespace attnlab::cli {
@@ -64,6 +65,37 @@ std::vector<int> parse_class_list(const std::string& text, const char* flag) {
     throw UsageError(str_cat(flag, ": need at least 2 classes, got '", text, "'"));
   }
   return out;
+}
+
+void add_arm_a_options(CLI::App* cmd, ArmAFlags& f) {
+  cmd->add_option("--epochs-a", f.epochs_a, "Arm A epochs (the paper: 500)")
+      ->default_val(f.epochs_a)
+      ->check(non_negative_number());
+  cmd->add_option("--lr-a", f.lr_a, "Arm A Adam learning rate")
+      ->default_val(f.lr_a)
+      ->check(positive_number());
+  cmd->add_option("--batch-a", f.batch_a, "Arm A minibatch size")
+      ->default_val(f.batch_a)
+      ->check(positive_number());
+  cmd->add_option("--weight-decay-a", f.weight_decay_a, "Arm A coupled L2 coefficient")
+      ->default_val(f.weight_decay_a)
+      ->check(non_negative_number());
+  cmd->add_option("--init-std-a", f.init_std_a, "Arm A init standard deviation of W")
+      ->default_val(f.init_std_a)
+      ->check(positive_number());
+}
+
+void add_arm_b_options(CLI::App* cmd, ArmBFlags& f) {
+  cmd->add_option("--steps-b", f.steps_b, "Arm B maximum full-batch GD steps")
+      ->default_val(f.steps_b)
+      ->check(non_negative_number());
+  cmd->add_option("--lr-fraction-b", f.lr_fraction_b,
+                  "Arm B step eta = fraction * 2n/lambda_max(Theta_0), fraction in (0, 1)")
+      ->default_val(f.lr_fraction_b)
+      ->check(positive_number());
+  cmd->add_option("--tol-b", f.tol_b, "Arm B stops when the training MSE is below this")
+      ->default_val(f.tol_b)
+      ->check(non_negative_number());
 }
 
 }  // namespace attnlab::cli

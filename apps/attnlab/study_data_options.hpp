@@ -1,5 +1,7 @@
-// apps/attnlab/study_data_options.hpp — the data flags shared by the kernel study commands
-// (`attnlab spectrum`, `attnlab ntk`): --dataset, --data, --x, --y, and class-list parsing.
+// apps/attnlab/study_data_options.hpp — the flags shared by the kernel study commands
+// (`attnlab spectrum`, `ntk`, `malleability`, `poison`): --dataset, --data, --x, --y, class-list
+// parsing, and the two training arms' flags (SCIENCE.md §2: arm A the paper's Adam recipe, arm B
+// NTK-parameterized full-batch GD).
 //
 //   --dataset fashion-mnist   the built-in dataset (Debian dataset-fashion-mnist; default)
 //   --data DIR                its directory (default /usr/share/datasets/fashion-mnist)
@@ -32,6 +34,23 @@ struct StudyDataFlags {
 };
 
 void add_study_data_options(CLI::App* cmd, StudyDataFlags& flags);
+
+// Arm A: --epochs-a, --lr-a, --batch-a, --weight-decay-a, --init-std-a (defaults below).
+struct ArmAFlags {
+  Index epochs_a = 100;
+  double lr_a = 1e-3;
+  Index batch_a = 128;
+  double weight_decay_a = 1e-3;
+  double init_std_a = 0.01;
+};
+// Arm B: --steps-b, --lr-fraction-b, --tol-b.
+struct ArmBFlags {
+  Index steps_b = 500;
+  double lr_fraction_b = 0.5;
+  double tol_b = 1e-3;
+};
+void add_arm_a_options(CLI::App* cmd, ArmAFlags& flags);
+void add_arm_b_options(CLI::App* cmd, ArmBFlags& flags);
 
 // "all" -> {} (every class); "0,6" -> {0, 6}. UsageError naming `flag` on anything else
 // (empty items, non-integers, negative values, duplicates).
