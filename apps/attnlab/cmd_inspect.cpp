@@ -107,7 +107,7 @@ void run_inspect(const InspectCliOptions& o) {
   RunInfo info = begin_run("inspect", o.common);
   Timings timings;
   analysis::InspectOptions io;
-  io.attention = models::gpt2::parse_attention_override(o.attention);
+  if (!o.attention.empty()) io.attention = models::gpt2::parse_attention_override(o.attention);
   io.context = o.context;
   io.max_tokens = o.max_tokens;
   io.maps = parse_maps(o.maps);

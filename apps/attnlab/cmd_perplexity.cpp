@@ -31,7 +31,8 @@ struct PerplexityCliOptions {
 void run_perplexity(const PerplexityCliOptions& o) {
   RunInfo info = begin_run("perplexity", o.common);
   Timings timings;
-  const auto spec = models::gpt2::parse_attention_override(o.attention);
+  std::optional<attention::AttentionSpec> spec;
+  if (!o.attention.empty()) spec = models::gpt2::parse_attention_override(o.attention);
   std::string tok_source;
   const std::string text = read_text_arg(o.text);
   models::gpt2::Gpt2Weights weights;
@@ -89,8 +90,9 @@ void run_perplexity(const PerplexityCliOptions& o) {
   result["tokenizer"] = tok_source;
   result["text"] = o.text;
   result["text_bytes"] = text.size();
-  result["attention"] = models::gpt2::describe_attention_override(spec);
-  result["attention_spec"] = spec.to_json();
+  result["attention"] = spec ? models::gpt2::describe_attention_override(*spec)
+                             : model.config().attention.describe();
+  result["attention_spec"] = spec.value_or(model.config().attention.spec).to_json();
   result["tokens"] = r.tokens;
   result["tokens_scored"] = r.tokens_scored;
   result["windows"] = r.windows;

@@ -116,6 +116,7 @@ inline ReferenceRun reference_forward(const Gpt2Weights& w, std::span<const std:
   const Index n = static_cast<Index>(tokens.size()), C = c.n_embd, H = c.n_head;
   const Index d = C / H, F = c.ffn_dim(), V = c.vocab_size;
   const double eps = c.layer_norm_epsilon;
+  const PositionMode positions = o.positions.value_or(PositionMode::learned);
   MatrixD x(n, C);
   double wpe_ss = 0;
   for (Index i = 0; i < c.n_positions * C; ++i) wpe_ss += double(w.wpe()[i]) * w.wpe()[i];
@@ -124,8 +125,8 @@ inline ReferenceRun reference_forward(const Gpt2Weights& w, std::span<const std:
   for (Index t = 0; t < n; ++t)
     for (Index k = 0; k < C; ++k) {
       x(t, k) = w.wte()[tokens[t] * C + k];
-      if (o.positions == PositionMode::learned) x(t, k) += w.wpe()[t * C + k];
-      if (o.positions == PositionMode::sinusoidal) x(t, k) += sinus(t, k);
+      if (positions == PositionMode::learned) x(t, k) += w.wpe()[t * C + k];
+      if (positions == PositionMode::sinusoidal) x(t, k) += sinus(t, k);
     }
   ReferenceRun run;
   for (Index l = 0; l < c.n_layer; ++l) {
@@ -141,17 +142,17 @@ inline ReferenceRun reference_forward(const Gpt2Weights& w, std::span<const std:
           k(h, t, e) = qkv(t, C + h * d + e);
           v(h, t, e) = qkv(t, 2 * C + h * d + e);
         }
-    if (o.positions == PositionMode::rope) {
+    if (positions == PositionMode::rope) {
       attention::apply_rope(q, 0);
       attention::apply_rope(k, 0);
     }
     run.q.push_back(q);
     run.k.push_back(k);
     run.v.push_back(v);
-    attention::AttentionSpec spec = o.attention;
+    attention::AttentionSpec spec = o.attention.value_or(attention::AttentionSpec{});
     spec.causal = !o.bidirectional;
     if (spec.temperature == 0) spec.temperature = std::sqrt(double(d));
-    if (o.positions == PositionMode::alibi) spec.alibi = true;
+    if (positions == PositionMode::alibi) spec.alibi = true;
     const auto f = attention::attention_forward_reference(q, k, v, spec);
     run.weights.push_back(f.weights);
     run.logits_att.push_back(f.logits);

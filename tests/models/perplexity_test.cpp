@@ -54,7 +54,7 @@ TEST(Perplexity, SlidingWindowMatchesDirectComputation) {
     for (Index begin = 0; prev_end < n; begin += 6) {
       const Index end = std::min(begin + 16, n);
       for (Index t = std::max(prev_end, begin + 1); t < end; ++t)
-        sum += reference_nll(w, tokens, begin, end, t, o.attention);
+        sum += reference_nll(w, tokens, begin, end, t, *o.attention);
       prev_end = end;
     }
     EXPECT_NEAR(r.nll_sum, sum, 1e-4 * std::abs(sum)) << spec_text;
@@ -77,7 +77,8 @@ TEST(Perplexity, OneWindowBosAndOverrideEffects) {
   const auto bos = evaluate_perplexity(model, tokens, o);
   EXPECT_EQ(bos.tokens_scored, 30);
   o.prepend_bos = false;
-  o.attention.window = 1;  // each token sees only itself: a different (worse) model
+  o.attention.emplace();
+  o.attention->window = 1;  // each token sees only itself: a different (worse) model
   const auto blind = evaluate_perplexity(model, tokens, o);
   EXPECT_NE(blind.nll_sum, full.nll_sum);
   EXPECT_THROW(evaluate_perplexity(model, std::vector<std::int32_t>{5}, {}), InputError);

@@ -175,8 +175,9 @@ InspectResult inspect_gpt2_heads(const Gpt2Model& model, std::span<const std::in
   r.n_embd = cfg.n_embd;
   r.n_positions = cfg.n_positions;
   r.vocab_size = cfg.vocab_size;
-  r.attention = models::gpt2::describe_attention_override(opt.attention);
-  r.attention_spec = opt.attention.to_json();
+  r.attention = opt.attention ? models::gpt2::describe_attention_override(*opt.attention)
+                              : cfg.attention.describe();
+  r.attention_spec = opt.attention.value_or(cfg.attention.spec).to_json();
   r.sink_threshold = opt.sink_threshold;
   r.overloaded_threshold = opt.overloaded_threshold;
   r.collapsed_threshold = opt.collapsed_threshold;

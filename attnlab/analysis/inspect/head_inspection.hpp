@@ -46,6 +46,8 @@
 //   nlohmann::json j = to_json(r);   InspectResult back = inspect_from_json(j);
 #pragma once
 
+#include <optional>
+
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -63,7 +65,7 @@ namespace attnlab::analysis {
 struct InspectOptions {
   Index context = 0;                   // tokens per chunk; 0 = the model's n_positions
   Index max_tokens = 0;                // 0 = all tokens of the text
-  attention::AttentionSpec attention;  // inference override (causal is forced)
+  std::optional<attention::AttentionSpec> attention;  // inference override; unset = the model's own
   double sink_threshold = 0.3;
   double overloaded_threshold = 0.9;
   double collapsed_threshold = 0.9;

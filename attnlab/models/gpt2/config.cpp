@@ -48,6 +48,30 @@ void read_bool(const json& j, const char* field, bool& out, std::string_view sou
 
 }  // namespace
 
+std::string_view to_string(PositionMode p) {
+  switch (p) {
+    case PositionMode::learned:
+      return "learned";
+    case PositionMode::none:
+      return "none";
+    case PositionMode::sinusoidal:
+      return "sinusoidal";
+    case PositionMode::rope:
+      return "rope";
+    case PositionMode::alibi:
+      return "alibi";
+  }
+  return "unknown";
+}
+
+PositionMode parse_position_mode(std::string_view name) {
+  for (auto p : {PositionMode::learned, PositionMode::none, PositionMode::sinusoidal,
+                 PositionMode::rope, PositionMode::alibi})
+    if (name == to_string(p)) return p;
+  throw UsageError(str_cat("unknown position mode '", name,
+                           "' (expected learned, none, sinusoidal, rope or alibi)"));
+}
+
 std::string_view to_string(Activation a) {
   return a == Activation::gelu_tanh ? "gelu_new" : "gelu";
 }
@@ -58,7 +82,10 @@ std::uint64_t Gpt2Config::parameter_count() const {
              P = static_cast<std::uint64_t>(n_positions);
   const std::uint64_t block =
       2 * C + (C * 3 * C + 3 * C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C);
-  return V * C + P * C + static_cast<std::uint64_t>(n_layer) * block + 2 * C +
+  const auto H = static_cast<std::uint64_t>(n_head);
+  const std::uint64_t extras =
+      (attention.learned_decay ? H : 0) + (attention.learnable_sink ? 2 * C : 0);
+  return V * C + P * C + static_cast<std::uint64_t>(n_layer) * (block + extras) + 2 * C +
          (tie_word_embeddings ? 0 : V * C);
 }
 
@@ -80,14 +107,25 @@ void Gpt2Config::validate(std::string_view source) const {
         "layer_norm_epsilon", layer_norm_epsilon, "need 0 < eps < 1");
   check(parameter_count() < (std::uint64_t{1} << 36), "parameter count", parameter_count(),
         "must be below 2^36");
+  attention.validate(source);
+  const auto decays = static_cast<Index>(attention.spec.decay.size());
+  check(decays <= 1 || decays == n_head, "attnlab_attention.spec.decay (rates)", decays,
+        "need one rate or one per head");
+  check(position_mode != PositionMode::rope || head_dim() % 2 == 0, "head dim", head_dim(),
+        "RoPE needs an even head dim");
+  check(!(position_mode == PositionMode::alibi && attention.learnable_sink),
+        "attnlab_position_mode", "alibi", "ALiBi biases cannot be combined with a learnable sink");
 }
 
 std::string Gpt2Config::describe() const {
   const double m = static_cast<double>(parameter_count()) / 1e6;
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1fM", m);
+  std::string extra;
+  if (position_mode != PositionMode::learned) extra += str_cat(" positions=", to_string(position_mode));
+  if (!attention.is_default()) extra += str_cat(" attention=", attention.describe());
   return str_cat("GPT-2 L=", n_layer, " H=", n_head, " C=", n_embd, " ctx=", n_positions,
-                 " V=", vocab_size, " (", buf, " parameters)");
+                 " V=", vocab_size, extra, " (", buf, " parameters)");
 }
 
 Gpt2Config parse_gpt2_config(std::string_view text, std::string_view source) {
@@ -135,6 +173,19 @@ Gpt2Config parse_gpt2_config(std::string_view text, std::string_view source) {
   read_bool(j, "scale_attn_weights", c.scale_attn_weights, source);
   read_bool(j, "scale_attn_by_inverse_layer_idx", c.scale_attn_by_inverse_layer_idx, source);
   read_bool(j, "tie_word_embeddings", c.tie_word_embeddings, source);
+  if (j.contains("attnlab_position_mode") && !j["attnlab_position_mode"].is_null()) {
+    const json& p = j["attnlab_position_mode"];
+    try {
+      if (!p.is_string()) throw UsageError("not a string");
+      c.position_mode = parse_position_mode(p.get<std::string>());
+    } catch (const UsageError&) {
+      throw FormatError(str_cat(source, ": field 'attnlab_position_mode' = ", p.dump(),
+                                " (expected learned, none, sinusoidal, rope or alibi)"));
+    }
+  }
+  if (j.contains("attnlab_attention") && !j["attnlab_attention"].is_null()) {
+    c.attention = ModelAttention::from_json(j["attnlab_attention"], source);
+  }
   try {
     c.validate(source);
   } catch (const UsageError& e) {
@@ -166,6 +217,10 @@ nlohmann::json gpt2_config_json(const Gpt2Config& c) {
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["bos_token_id"] = c.bos_token_id;
   j["eos_token_id"] = c.eos_token_id;
+  if (c.position_mode != PositionMode::learned) {
+    j["attnlab_position_mode"] = std::string(to_string(c.position_mode));
+  }
+  if (!c.attention.is_default()) j["attnlab_attention"] = c.attention.to_json();
   return j;
 }
 

@@ -12,6 +12,11 @@
 // "gelu_pytorch_tanh" (tanh approximation, GPT-2's own) and "gelu" (exact erf GELU); anything
 // else is a FormatError naming the field. Field errors name the file and the field.
 //
+// attnlab's own fields (models/tinylm writes them; GPT-2's files have neither, which means
+// learned positions and GPT-2's attention): "attnlab_position_mode" (learned | none | sinusoidal
+// | rope | alibi) and "attnlab_attention" (model_attention.hpp). With "sinusoidal" the fixed
+// sin/cos table is stored in wpe, so the forward adds wpe exactly as for learned positions.
+//
 // Limits (a config outside them is rejected, not truncated): 1 <= L <= 1024, 1 <= H <= 1024,
 // C % H == 0, 1 <= C <= 65536, 1 <= n_positions <= 1 << 20, 1 <= V <= 1 << 24,
 // 1 <= n_inner <= 1 << 20, 0 < epsilon < 1, and the parameter count below 2^36.
@@ -29,10 +34,18 @@
 #include <string_view>
 
 #include "attnlab/core/tensor.hpp"
+#include "attnlab/models/gpt2/model_attention.hpp"
 
 namespace attnlab::models::gpt2 {
 
 enum class Activation { gelu_tanh, gelu_erf };
+
+// How token positions enter the model: learned absolute table (GPT-2), none (NoPE), a fixed
+// sinusoidal table, rotary embeddings on q and k (RoPE, half style, base 10000), or ALiBi biases.
+enum class PositionMode { learned, none, sinusoidal, rope, alibi };
+std::string_view to_string(PositionMode p);
+// "learned" | "none" | "sinusoidal" | "rope" | "alibi"; UsageError otherwise.
+PositionMode parse_position_mode(std::string_view name);
 
 struct Gpt2Config {
   Index n_layer = 12;        // L
@@ -47,10 +60,13 @@ struct Gpt2Config {
   bool scale_attn_by_inverse_layer_idx = false;  // logits / (layer + 1) as well
   bool tie_word_embeddings = true;               // logits = h · wteᵀ
   Index bos_token_id = 50256, eos_token_id = 50256;
+  PositionMode position_mode = PositionMode::learned;  // "attnlab_position_mode"
+  ModelAttention attention;                            // "attnlab_attention"
 
   Index head_dim() const { return n_embd / n_head; }
   Index ffn_dim() const { return n_inner > 0 ? n_inner : 4 * n_embd; }
-  // Number of parameters (tied embeddings counted once; no mask buffers).
+  // Number of parameters (tied embeddings counted once; no mask buffers; with the learned decay
+  // rates and sink slots of `attention`).
   std::uint64_t parameter_count() const;
   // UsageError (naming the field) when outside the limits above; `source` prefixes messages.
   void validate(std::string_view source = "GPT-2 config") const;

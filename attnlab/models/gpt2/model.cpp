@@ -13,6 +13,9 @@
 #include "attnlab/attention/reference_attention.hpp"
 #include "attnlab/core/blas.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/nn/layers/gelu.hpp"
+#include "attnlab/nn/layers/layernorm.hpp"
+#include "attnlab/nn/layers/linear.hpp"
 
 namespace attnlab::models::gpt2 {
 namespace {
@@ -37,13 +40,7 @@ constexpr Index kParallelWork = Index{1} << 16;
 void linear(const float* x, Index n, Index in, const float* W, const float* b, Index out, float* y,
             bool accumulate) {
   if (n > kSmallRows) {
-    gemm(Trans::no, Trans::no, n, out, in, 1.0f, x, in, W, out, accumulate ? 1.0f : 0.0f, y, out);
-#pragma omp parallel for schedule(static) if (n * out >= kParallelWork)
-    for (Index r = 0; r < n; ++r) {
-      float* yr = y + r * out;
-#pragma omp simd
-      for (Index c = 0; c < out; ++c) yr[c] += b[c];
-    }
+    nn::linear_forward(x, n, in, W, b, out, y, accumulate);
     return;
   }
 #pragma omp parallel if (in * out >= kParallelWork)
@@ -91,44 +88,16 @@ void linear(const float* x, Index n, Index in, const float* W, const float* b, I
   }
 }
 
-// y [n, C] = LN(x [n, C]) with weight w and bias b; statistics in fp64.
 void layernorm(const float* x, Index n, Index C, const float* w, const float* b, double eps,
                float* y) {
-#pragma omp parallel for schedule(static) if (n * C >= kParallelWork)
-  for (Index r = 0; r < n; ++r) {
-    const float* xr = x + r * C;
-    double mean = 0.0;
-    for (Index c = 0; c < C; ++c) mean += xr[c];
-    mean /= static_cast<double>(C);
-    double var = 0.0;
-    for (Index c = 0; c < C; ++c) {
-      const double dx = xr[c] - mean;
-      var += dx * dx;
-    }
-    var /= static_cast<double>(C);
-    const auto rstd = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const auto m = static_cast<float>(mean);
-    float* yr = y + r * C;
-#pragma omp simd
-    for (Index c = 0; c < C; ++c) yr[c] = (xr[c] - m) * rstd * w[c] + b[c];
-  }
+  nn::layernorm_forward(x, n, C, w, b, eps, y, static_cast<float*>(nullptr),
+                        static_cast<float*>(nullptr));
 }
 
 // In-place GELU on [n, F].
 void gelu(float* x, Index n, Index F, Activation act) {
-#pragma omp parallel for schedule(static) if (n * F >= kParallelWork)
-  for (Index r = 0; r < n; ++r) {
-    Eigen::Map<Eigen::ArrayXf> a(x + r * F, F);
-    if (act == Activation::gelu_tanh) {
-      constexpr float k0 = 0.7978845608028654f;  // sqrt(2/π)
-      a = 0.5f * a * (1.0f + (k0 * (a + 0.044715f * a.cube())).tanh());
-    } else {
-      for (Index c = 0; c < F; ++c) {
-        const float v = a[c];
-        a[c] = 0.5f * v * (1.0f + std::erf(v * static_cast<float>(std::numbers::sqrt2 / 2)));
-      }
-    }
-  }
+  nn::gelu_forward(act == Activation::gelu_tanh ? nn::GeluKind::tanh : nn::GeluKind::erf, x, n * F,
+                   x);
 }
 
 // logits [n, V] = h [n, C] · E [V, C]ᵀ.
@@ -150,24 +119,6 @@ void project_vocab(const float* h, Index n, Index C, const float* E, Index V, fl
   }
 }
 
-// Rotates pairs (i, i + d/2) of each row of x [n, d] (row t at position p0 + t) by angle p·θ_i,
-// θ_i = 10000^(−2i/d) — attention/positional.hpp's apply_rope, half style, in fp32 storage.
-void rope_rows(float* x, Index n, Index d, Index p0) {
-  const Index half = d / 2;
-  for (Index t = 0; t < n; ++t) {
-    const auto p = static_cast<double>(p0 + t);
-    float* row = x + t * d;
-    for (Index i = 0; i < half; ++i) {
-      const double theta =
-          std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(d));
-      const double c = std::cos(p * theta), s = std::sin(p * theta);
-      const double a = row[i], b = row[i + half];
-      row[i] = static_cast<float>(a * c - b * s);
-      row[i + half] = static_cast<float>(a * s + b * c);
-    }
-  }
-}
-
 double dot_f(const float* a, const float* b, Index d) {
   float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -182,14 +133,51 @@ struct AttentionJob {
   const AttentionSpec* spec;
   const ScoreMods* mods;
   const KvCache* cache;
-  Index layer, H, n, M, d, p0;
-  const float* q;  // [H, n, d]
+  Index layer, H, n, M, d, p0;  // p0: cache row of new row 0 (the learnable-sink slot counts)
+  const float* q;               // [H, n, d]
+  bool linear = false;          // elu+1 linear attention weights instead of the spec's
+  Index prefix = 0;             // non-token cache rows before token 0
 };
+
+double elu1(double x) {
+  return x > 0.0 ? x + 1.0 : std::exp(x);
+}
+
+// Linear (elu+1) attention weights of one row: α_j ∝ φ(q)·φ(k_j) over visible keys; `logits`
+// gets log of the unnormalized kernel (−∞ where invisible) so row statistics see visibility.
+void linear_row_weights(const AttentionJob& job, Index h, Index i, std::span<double> logits,
+                        std::span<double> weights) {
+  const ScoreMods& mods = *job.mods;
+  const float* qi = job.q + (h * job.n + i) * job.d;
+  const float* K = job.cache->keys(job.layer, h);
+  std::vector<double> phi_q(static_cast<std::size_t>(job.d));
+  for (Index c = 0; c < job.d; ++c) phi_q[static_cast<std::size_t>(c)] = elu1(qi[c]);
+  double total = 0.0;
+  for (Index j = 0; j < job.M; ++j) {
+    if (!mods.visible(i, j)) {
+      logits[static_cast<std::size_t>(j)] = kNegInf;
+      weights[static_cast<std::size_t>(j)] = 0.0;
+      continue;
+    }
+    double a = 0.0;
+    const float* kj = K + j * job.d;
+    for (Index c = 0; c < job.d; ++c) a += phi_q[static_cast<std::size_t>(c)] * elu1(kj[c]);
+    weights[static_cast<std::size_t>(j)] = a;
+    logits[static_cast<std::size_t>(j)] = std::log(a);
+    total += a;
+  }
+  for (Index j = 0; j < job.M; ++j)
+    weights[static_cast<std::size_t>(j)] = total > 0.0 ? weights[static_cast<std::size_t>(j)] / total : 0.0;
+}
 
 // Logits of row i of head h into `logits` [M] (−∞ where invisible or dropped by top-k), then
 // weights into `weights` [M]. Returns nothing; both spans are filled.
 void row_weights(const AttentionJob& job, Index h, Index i, std::span<double> logits,
                  std::span<double> weights) {
+  if (job.linear) {
+    linear_row_weights(job, h, i, logits, weights);
+    return;
+  }
   const ScoreMods& mods = *job.mods;
   const float* qi = job.q + (h * job.n + i) * job.d;
   const float* K = job.cache->keys(job.layer, h);
@@ -236,7 +224,8 @@ void attend_rows(const AttentionJob& job, float* out, LayerCapture* capture) {
         capture->rows.set(h, i, attention::compute_row_stats(weights, logits));
         const Index p = job.p0 + i;
         capture->self_weight(h, i) = weights[static_cast<std::size_t>(p)];
-        capture->prev_weight(h, i) = p >= 1 ? weights[static_cast<std::size_t>(p - 1)] : kNaN;
+        capture->prev_weight(h, i) =
+            p >= 1 + job.prefix ? weights[static_cast<std::size_t>(p - 1)] : kNaN;
       }
     }
   }
@@ -275,7 +264,7 @@ Kernel attend_fused(const AttentionJob& job, Kernel kernel, float* out, LayerCap
       for (Index i = 0; i < n; ++i) {
         const Index p = job.p0 + i;
         capture->self_weight(h, i) = weight(h, i, p);
-        capture->prev_weight(h, i) = weight(h, i, p - 1);
+        capture->prev_weight(h, i) = p >= 1 + job.prefix ? weight(h, i, p - 1) : kNaN;
       }
   }
   return r.kernel;
@@ -283,37 +272,11 @@ Kernel attend_fused(const AttentionJob& job, Kernel kernel, float* out, LayerCap
 
 }  // namespace
 
-// ---- names ------------------------------------------------------------------------------------
-
-std::string_view to_string(PositionMode p) {
-  switch (p) {
-    case PositionMode::learned:
-      return "learned";
-    case PositionMode::none:
-      return "none";
-    case PositionMode::sinusoidal:
-      return "sinusoidal";
-    case PositionMode::rope:
-      return "rope";
-    case PositionMode::alibi:
-      return "alibi";
-  }
-  return "unknown";
-}
-
-PositionMode parse_position_mode(std::string_view name) {
-  for (auto p : {PositionMode::learned, PositionMode::none, PositionMode::sinusoidal,
-                 PositionMode::rope, PositionMode::alibi})
-    if (name == to_string(p)) return p;
-  throw UsageError(str_cat("unknown position mode '", name,
-                           "' (expected learned, none, sinusoidal, rope or alibi)"));
-}
-
 // ---- cache ------------------------------------------------------------------------------------
 
-KvCache::KvCache(Index layers, Index heads, Index head_dim, Index capacity)
-    : L_(layers), H_(heads), d_(head_dim), capacity_(capacity) {
-  const auto size = static_cast<std::size_t>(layers * heads * capacity * head_dim);
+KvCache::KvCache(Index layers, Index heads, Index head_dim, Index capacity, Index prefix)
+    : L_(layers), H_(heads), d_(head_dim), capacity_(capacity), prefix_(prefix), length_(prefix) {
+  const auto size = static_cast<std::size_t>(layers * heads * (capacity + prefix) * head_dim);
   k_.assign(size, 0.0f);
   v_.assign(size, 0.0f);
 }
@@ -331,6 +294,8 @@ Gpt2Model::Gpt2Model(Gpt2Weights weights) : weights_(std::move(weights)) {
   for (Index i = 0; i < P * C; ++i)
     ss += static_cast<double>(weights_.wpe()[i]) * weights_.wpe()[i];
   wpe_rms_ = std::sqrt(ss / static_cast<double>(P * C));
+  const Index d = config().head_dim();
+  if (d % 2 == 0) rope_ = nn::RopeTable(P, d);
 }
 
 KvCache Gpt2Model::make_cache(Index capacity) const {
@@ -340,22 +305,42 @@ KvCache Gpt2Model::make_cache(Index capacity) const {
     throw UsageError(str_cat("make_cache: capacity ", capacity,
                              " outside [1, n_positions = ", c.n_positions, "]"));
   }
-  return KvCache(c.n_layer, c.n_head, c.head_dim(), capacity);
+  const Index prefix = c.attention.learnable_sink ? 1 : 0;
+  KvCache cache(c.n_layer, c.n_head, c.head_dim(), capacity, prefix);
+  if (prefix) {
+    const Index d = c.head_dim();
+    for (Index l = 0; l < c.n_layer; ++l) {
+      const auto P = weights_.layer(l);
+      for (Index h = 0; h < c.n_head; ++h) {
+        std::copy(P.sink_k + h * d, P.sink_k + (h + 1) * d, cache.keys(l, h));
+        std::copy(P.sink_v + h * d, P.sink_v + (h + 1) * d, cache.values(l, h));
+      }
+    }
+  }
+  return cache;
 }
 
-attention::AttentionSpec layer_attention_spec(const Gpt2Config& c, const ForwardOptions& o,
-                                              Index layer) {
-  AttentionSpec s = o.attention;
-  if (!s.key_mask.empty()) {
+attention::AttentionSpec Gpt2Model::layer_spec(const ForwardOptions& o, Index layer) const {
+  const Gpt2Config& c = config();
+  if (o.attention && !o.attention->key_mask.empty()) {
     throw UsageError("GPT-2 forward: a key padding mask is not supported (pass the tokens only)");
   }
-  s.causal = !o.bidirectional;
-  if (s.temperature == 0.0) {
-    s.temperature = c.scale_attn_weights ? std::sqrt(static_cast<double>(c.head_dim())) : 1.0;
+  if (o.attention && c.attention.linear) {
+    throw UsageError(str_cat("GPT-2 forward: this model was trained with linear (elu+1) "
+                             "attention; an attention override (",
+                             o.attention->describe(), ") does not apply to it"));
   }
-  if (c.scale_attn_by_inverse_layer_idx) s.temperature *= static_cast<double>(layer + 1);
-  if (o.positions == PositionMode::alibi) s.alibi = true;
+  std::vector<double> rates;
+  if (const float* r = weights_.layer(layer).decay_rate) rates.assign(r, r + c.n_head);
+  AttentionSpec s = layer_attention_spec(c, o.attention.value_or(c.attention.spec), layer,
+                                         o.positions.value_or(c.position_mode), rates);
+  s.causal = !o.bidirectional;
   return s;
+}
+
+std::string Gpt2Model::describe_attention(const ForwardOptions& o) const {
+  if (!o.attention) return config().attention.describe();
+  return o.attention->describe();
 }
 
 ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens,
@@ -369,12 +354,18 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
   const Gpt2Config& cfg = config();
   const Index n = static_cast<Index>(tokens.size()), C = cfg.n_embd, H = cfg.n_head;
   const Index d = cfg.head_dim(), F = cfg.ffn_dim(), V = cfg.vocab_size, L = cfg.n_layer;
-  const Index p0 = cache.length(), M = p0 + n;
+  // Cache rows: `prefix` non-token rows (the learnable sink), then tokens. p0 is the position of
+  // the first new token, s0 its cache row; M keys in all after this call.
+  const Index prefix = cache.prefix(), s0 = cache.length(), p0 = s0 - prefix, M = s0 + n;
+  const PositionMode positions = o.positions.value_or(cfg.position_mode);
+  const AttentionSpec base_spec = o.attention.value_or(cfg.attention.spec);
   if (n < 1) throw UsageError("GPT-2 forward: no tokens");
-  if (cache.layers() != L || cache.heads() != H || cache.head_dim() != d) {
-    throw UsageError("GPT-2 forward: the KV cache was made for a different model");
+  if (cache.layers() != L || cache.heads() != H || cache.head_dim() != d ||
+      cache.prefix() != (cfg.attention.learnable_sink ? 1 : 0)) {
+    throw UsageError(
+        "GPT-2 forward: the KV cache was made for a different model (use Gpt2Model::make_cache)");
   }
-  if (M > cache.capacity()) {
+  if (p0 + n > cache.capacity()) {
     throw InputError(str_cat("GPT-2 forward: ", p0, " cached + ", n, " new tokens exceed the ",
                              "context of ", cache.capacity(),
                              " positions (n_positions = ", cfg.n_positions, ")"));
@@ -385,10 +376,10 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
                                " is outside the vocabulary [0, ", V, ")"));
     }
   }
-  if (o.positions == PositionMode::rope && d % 2 != 0) {
+  if (positions == PositionMode::rope && d % 2 != 0) {
     throw UsageError(str_cat("GPT-2 forward: RoPE needs an even head dim, got ", d));
   }
-  if (o.diagnostics && o.attention.normalizer == Normalizer::none) {
+  if (o.diagnostics && base_spec.normalizer == Normalizer::none && !cfg.attention.linear) {
     throw UsageError(
         "GPT-2 forward: diagnostics need a normalizer (weights of 'none' are not a "
         "distribution)");
@@ -434,8 +425,13 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
   MatrixF x(n, C);
   const float* wte = weights_.wte();
   const float* wpe = weights_.wpe();
+  // A model trained with sinusoidal positions stores its table in wpe: add wpe as for learned
+  // ones. An explicit sinusoidal override adds the table scaled to wpe's RMS instead.
+  const bool add_wpe = positions == PositionMode::learned ||
+                       (!o.positions && positions == PositionMode::sinusoidal);
+  const bool add_sinus = o.positions && positions == PositionMode::sinusoidal;
   MatrixD sinus;
-  if (o.positions == PositionMode::sinusoidal) {
+  if (add_sinus) {
     // sin/cos entries have RMS 1/√2; scale them to wpe's RMS.
     sinus = attention::sinusoidal_table(n, C, p0) * (wpe_rms_ * std::numbers::sqrt2);
   }
@@ -443,8 +439,8 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
     const float* e = wte + static_cast<Index>(tokens[t]) * C;
     for (Index c = 0; c < C; ++c) {
       float v = e[c];
-      if (o.positions == PositionMode::learned) v += wpe[(p0 + t) * C + c];
-      if (o.positions == PositionMode::sinusoidal) v += static_cast<float>(sinus(t, c));
+      if (add_wpe) v += wpe[(p0 + t) * C + c];
+      if (add_sinus) v += static_cast<float>(sinus(t, c));
       x(t, c) = v;
     }
   }
@@ -471,12 +467,12 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       for (Index t = 0; t < n; ++t) {
         const float* row = qkv.data() + t * 3 * C;
         std::copy(row + h * d, row + h * d + d, q.data() + (h * n + t) * d);
-        std::copy(row + C + h * d, row + C + h * d + d, K + (p0 + t) * d);
-        std::copy(row + 2 * C + h * d, row + 2 * C + h * d + d, Vv + (p0 + t) * d);
+        std::copy(row + C + h * d, row + C + h * d + d, K + (s0 + t) * d);
+        std::copy(row + 2 * C + h * d, row + 2 * C + h * d + d, Vv + (s0 + t) * d);
       }
-      if (o.positions == PositionMode::rope) {
-        rope_rows(q.data() + h * n * d, n, d, p0);
-        rope_rows(K + p0 * d, n, d, p0);
+      if (positions == PositionMode::rope) {
+        rope_.rotate(q.data() + h * n * d, n, p0);
+        rope_.rotate(K + s0 * d, n, p0);
       }
     }
     for (std::size_t k = 0; k < o.projection_layers.size(); ++k) {
@@ -490,12 +486,13 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       lp.v = Tensor3<float>(H, n, d);
       std::copy(q.data(), q.data() + H * n * d, lp.q.data());
       for (Index h = 0; h < H; ++h) {
-        std::copy(cache.keys(l, h) + p0 * d, cache.keys(l, h) + (p0 + n) * d, lp.k.slice_data(h));
-        std::copy(cache.values(l, h) + p0 * d, cache.values(l, h) + (p0 + n) * d,
+        std::copy(cache.keys(l, h) + s0 * d, cache.keys(l, h) + (s0 + n) * d, lp.k.slice_data(h));
+        std::copy(cache.values(l, h) + s0 * d, cache.values(l, h) + (s0 + n) * d,
                   lp.v.slice_data(h));
       }
     }
-    const AttentionSpec spec = layer_attention_spec(cfg, o, l);
+    const AttentionSpec spec = layer_spec(o, l);
+    const bool linear_attn = cfg.attention.linear;
     if (last_row_only && l == L - 1) {
       // Only the last row of the last layer reaches the output (the last token's logits); the
       // other rows' keys and values are in the cache already. Attention of that one query over
@@ -504,7 +501,8 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       for (Index h = 0; h < H; ++h)
         std::copy(q.data() + (h * n + n - 1) * d, q.data() + (h * n + n) * d, q1.data() + h * d);
       const ScoreMods mods1(spec, H, 1, M, d);
-      const AttentionJob job1{&spec, &mods1, &cache, l, H, 1, M, d, M - 1, q1.data()};
+      const AttentionJob job1{&spec, &mods1, &cache, l,           H,     1,
+                              M,     d,      M - 1,  q1.data(), linear_attn, prefix};
       const Index r = n - 1;
       attend_rows(job1, att.data() + r * C, nullptr);
       linear(att.data() + r * C, 1, C, P.proj_w, P.proj_b, C, x.data() + r * C, true);
@@ -515,7 +513,7 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       continue;
     }
     const ScoreMods mods(spec, H, n, M, d);
-    AttentionJob job{&spec, &mods, &cache, l, H, n, M, d, p0, q.data()};
+    AttentionJob job{&spec, &mods, &cache, l, H, n, M, d, s0, q.data(), linear_attn, prefix};
     LayerCapture* capture = nullptr;
     if (o.diagnostics) {
       capture = &result.layers[static_cast<std::size_t>(l)];
@@ -525,9 +523,13 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
     }
     Kernel kernel = o.kernel;
     if (kernel == Kernel::automatic) {
-      kernel = spec.is_softmax_family() && spec.topk == 0 && n > o.row_kernel_max_rows
+      kernel = !linear_attn && spec.is_softmax_family() && spec.topk == 0 &&
+                       n > o.row_kernel_max_rows
                    ? Kernel::fused
                    : Kernel::reference;
+    }
+    if (kernel == Kernel::fused && linear_attn) {
+      throw UsageError("GPT-2 forward: the fused kernel does not run linear (elu+1) attention");
     }
     if (kernel == Kernel::fused) {
       result.kernel = attend_fused(job, Kernel::fused, att.data(), capture);
@@ -597,7 +599,7 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
   for (Index i = 0; i < result.logits.size(); ++i) {
     if (!std::isfinite(result.logits.data()[i])) {
       throw NumericError(str_cat("GPT-2 forward: non-finite logit at flat index ", i,
-                                 " (attention: ", o.attention.describe(), ")"));
+                                 " (attention: ", describe_attention(o), ")"));
     }
   }
   return result;

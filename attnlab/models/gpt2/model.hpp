@@ -38,6 +38,15 @@
 // each block; per-head q, k, v of chosen layers (what selectivity studies read); logits of the last row, of all rows, or none; and the negative log-likelihood of
 // given next tokens without ever holding [n, V] logits.
 //
+// The model's own attention and positions (config.json's attnlab fields, config.hpp and
+// model_attention.hpp) apply unless ForwardOptions overrides them: `attention` unset runs the
+// recorded spec, `positions` unset the recorded mode (sinusoidal models keep their table in wpe).
+// Learned decay rates and the learnable sink are part of the weights and always apply. With a
+// learnable sink, make_cache() puts the slot in cache row 0 of every layer and head (prefix() = 1):
+// keys, captured maps and row statistics then count the slot as key 0 and token t as key t + 1
+// (so "sink mass" is the mass on the slot). Linear (elu+1) models run the row kernel with
+// α_ij = φ(q_i)·φ(k_j) / Σ_j' φ(q_i)·φ(k_j') and reject an attention override.
+//
 // Order-test overrides (not a language model any more, for measurements only):
 //   positions = none (no wpe), sinusoidal (sin/cos table scaled to wpe's RMS), rope (rotary on q
 //   and k, half style, base 10000, no wpe), alibi (spec.alibi, no wpe); bidirectional = no mask.
@@ -55,7 +64,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -64,13 +75,9 @@
 #include "attnlab/attention/spec.hpp"
 #include "attnlab/core/tensor.hpp"
 #include "attnlab/models/gpt2/weights.hpp"
+#include "attnlab/nn/layers/rope.hpp"
 
 namespace attnlab::models::gpt2 {
-
-enum class PositionMode { learned, none, sinusoidal, rope, alibi };
-std::string_view to_string(PositionMode p);
-// "learned" | "none" | "sinusoidal" | "rope" | "alibi"; UsageError otherwise.
-PositionMode parse_position_mode(std::string_view name);
 
 enum class LogitsMode { none, last, all };
 
@@ -79,10 +86,13 @@ enum class LogitsMode { none, last, all };
 class KvCache {
  public:
   KvCache() = default;
-  KvCache(Index layers, Index heads, Index head_dim, Index capacity);
-  Index length() const { return length_; }
-  Index capacity() const { return capacity_; }
-  void clear() { length_ = 0; }
+  // `prefix` leading slots hold non-token keys (a learnable sink); capacity counts tokens only.
+  KvCache(Index layers, Index heads, Index head_dim, Index capacity, Index prefix = 0);
+  Index length() const { return length_; }      // rows in use, prefix included
+  Index tokens() const { return length_ - prefix_; }
+  Index capacity() const { return capacity_; }  // token rows
+  Index prefix() const { return prefix_; }
+  void clear() { length_ = prefix_; }
   // Keys / values of layer l, head h: [capacity, d], rows < length() valid.
   float* keys(Index l, Index h) { return k_.data() + offset(l, h); }
   float* values(Index l, Index h) { return v_.data() + offset(l, h); }
@@ -96,10 +106,10 @@ class KvCache {
 
  private:
   std::size_t offset(Index l, Index h) const {
-    return static_cast<std::size_t>((l * H_ + h) * capacity_ * d_);
+    return static_cast<std::size_t>((l * H_ + h) * (capacity_ + prefix_) * d_);
   }
-  Index L_ = 0, H_ = 0, d_ = 0, capacity_ = 0, length_ = 0;
-  AlignedVector<float> k_, v_;  // [L, H, capacity, d]
+  Index L_ = 0, H_ = 0, d_ = 0, capacity_ = 0, prefix_ = 0, length_ = 0;
+  AlignedVector<float> k_, v_;  // [L, H, prefix + capacity, d]
 };
 
 struct MapRequest {
@@ -107,10 +117,11 @@ struct MapRequest {
 };
 
 struct ForwardOptions {
-  attention::AttentionSpec attention;  // the attention every layer runs (causal is forced)
+  // The attention every layer runs (causal is forced); unset = the model's recorded spec.
+  std::optional<attention::AttentionSpec> attention;
   attention::Kernel kernel = attention::Kernel::automatic;
   Index row_kernel_max_rows = 8;  // automatic: chunks up to this many new rows use the row kernel
-  PositionMode positions = PositionMode::learned;
+  std::optional<PositionMode> positions;  // unset = the model's recorded mode
   bool bidirectional = false;  // order test only: drop the causal mask
   // Capture.
   bool diagnostics = false;                // per-layer row statistics of the new rows
@@ -170,8 +181,14 @@ class Gpt2Model {
 
   const Gpt2Config& config() const { return weights_.config; }
   const Gpt2Weights& weights() const { return weights_; }
-  // capacity 0 = n_positions. UsageError when capacity > n_positions.
+  // capacity 0 = n_positions. UsageError when capacity > n_positions. With a learnable sink the
+  // slot is written into prefix row 0.
   KvCache make_cache(Index capacity = 0) const;
+  // The AttentionSpec layer `layer` runs for `options` (model_attention.hpp's
+  // layer_attention_spec with the options' override, learned rates and bidirectional flag).
+  attention::AttentionSpec layer_spec(const ForwardOptions& options, Index layer) const;
+  // The attention these options run, in words ("full softmax", "window=64 ...").
+  std::string describe_attention(const ForwardOptions& options) const;
 
   // Runs `tokens` at positions cache.length() ... and appends their K/V. InputError when a token
   // is outside the vocabulary or the positions run past n_positions (learned positions) or the
@@ -192,10 +209,7 @@ class Gpt2Model {
  private:
   Gpt2Weights weights_;
   double wpe_rms_ = 0.0;  // RMS of wpe entries (scale of the sinusoidal override)
+  nn::RopeTable rope_;    // [n_positions, d/2] angles (even head dims)
 };
-
-// The AttentionSpec a layer runs for `options` (causal, temperature, ALiBi for positions=alibi).
-attention::AttentionSpec layer_attention_spec(const Gpt2Config& config,
-                                              const ForwardOptions& options, Index layer);
 
 }  // namespace attnlab::models::gpt2

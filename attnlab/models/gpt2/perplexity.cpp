@@ -78,7 +78,7 @@ PerplexityResult evaluate_perplexity(const Gpt2Model& model, std::span<const std
                         : std::numeric_limits<double>::quiet_NaN();
   if (!std::isfinite(r.nll_sum)) {
     throw NumericError(
-        str_cat("perplexity: non-finite total NLL (attention: ", o.attention.describe(), ")"));
+        str_cat("perplexity: non-finite total NLL (attention: ", model.describe_attention(fo), ")"));
   }
   return r;
 }

@@ -20,6 +20,8 @@
 //   PerplexityResult r = evaluate_perplexity(model, ids, o);   // r.perplexity, r.tokens_scored
 #pragma once
 
+#include <optional>
+
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -34,7 +36,8 @@ struct PerplexityOptions {
   bool prepend_bos = false;
   std::int32_t bos_id = 50256;
   Index text_bytes = 0;                // for bits per byte (0 = not reported)
-  attention::AttentionSpec attention;  // the override (default: GPT-2's full causal softmax)
+  // The override; unset = the model's own attention (GPT-2's full causal softmax for its files).
+  std::optional<attention::AttentionSpec> attention;
   // Called after each window with (windows done, windows total).
   std::function<void(Index, Index)> on_window;
 };

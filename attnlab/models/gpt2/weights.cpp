@@ -7,6 +7,9 @@
 #include <map>
 #include <set>
 
+#include <numbers>
+
+#include "attnlab/attention/positional.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/rng.hpp"
@@ -48,6 +51,12 @@ Gpt2Layout::Gpt2Layout(const Gpt2Config& c) {
   fc_b = take_in(F);
   fcproj_w = take_in(F * C);
   fcproj_b = take_in(C);
+  const auto H = static_cast<std::size_t>(c.n_head);
+  if (c.attention.learned_decay) decay_rate = take_in(H);
+  if (c.attention.learnable_sink) {
+    sink_k = take_in(C);
+    sink_v = take_in(C);
+  }
   layer_stride = in;
   layer_base0 = take(layer_stride * static_cast<std::size_t>(c.n_layer));
   lnf_w = take(C);
@@ -98,9 +107,14 @@ float* Gpt2Weights::lm_head() {
 namespace {
 template <class T, class P>
 LayerParams<T> make_layer(P* base, const Gpt2Layout& g, Index l) {
-  P* b = base + g.layer_base0 + g.layer_stride * static_cast<std::size_t>(l);
-  return {b + g.ln1_w, b + g.ln1_b, b + g.qkv_w, b + g.qkv_b, b + g.proj_w,   b + g.proj_b,
-          b + g.ln2_w, b + g.ln2_b, b + g.fc_w,  b + g.fc_b,  b + g.fcproj_w, b + g.fcproj_b};
+  P* b = base + g.layer_base(l);
+  auto optional = [b](std::size_t off) -> P* {
+    return off == Gpt2Layout::kAbsent ? nullptr : b + off;
+  };
+  return {b + g.ln1_w,    b + g.ln1_b,        b + g.qkv_w,          b + g.qkv_b,
+          b + g.proj_w,   b + g.proj_b,       b + g.ln2_w,          b + g.ln2_b,
+          b + g.fc_w,     b + g.fc_b,         b + g.fcproj_w,       b + g.fcproj_b,
+          optional(g.decay_rate), optional(g.sink_k), optional(g.sink_v)};
 }
 }  // namespace
 
@@ -120,6 +134,19 @@ LayerParams<float> Gpt2Weights::layer(Index l) {
   return make_layer<float>(params.data(), layout(), l);
 }
 
+double retnet_decay_rate(Index h) {
+  return -std::log1p(-std::ldexp(1.0, static_cast<int>(-5 - h)));
+}
+
+void fill_sinusoidal_wpe(Gpt2Weights& w) {
+  const Index P = w.config.n_positions, C = w.config.n_embd;
+  // sin/cos entries have RMS 1/√2: scale to RMS 0.02, the scale of the token embeddings at init.
+  const MatrixD table = attention::sinusoidal_table(P, C, 0) * (0.02 * std::numbers::sqrt2);
+  float* wpe = w.wpe();
+  for (Index p = 0; p < P; ++p)
+    for (Index c = 0; c < C; ++c) wpe[p * C + c] = static_cast<float>(table(p, c));
+}
+
 Gpt2Weights random_gpt2_weights(const Gpt2Config& config, std::uint64_t seed, double perturb) {
   Gpt2Weights w = Gpt2Weights::zeros(config);
   const Index C = config.n_embd, F = config.ffn_dim(), V = config.vocab_size;
@@ -134,7 +161,8 @@ Gpt2Weights random_gpt2_weights(const Gpt2Config& config, std::uint64_t seed, do
     }
   };
   normal(w.wte(), V * C, std_w);
-  normal(w.wpe(), P * C, 0.01);
+  if (config.position_mode == PositionMode::learned) normal(w.wpe(), P * C, 0.01);
+  if (config.position_mode == PositionMode::sinusoidal) fill_sinusoidal_wpe(w);
   for (Index l = 0; l < config.n_layer; ++l) {
     auto L = w.layer(l);
     around(L.ln1_w, C, 1.0);
@@ -149,6 +177,14 @@ Gpt2Weights random_gpt2_weights(const Gpt2Config& config, std::uint64_t seed, do
     around(L.fc_b, F, 0.0);
     normal(L.fcproj_w, F * C, std_res);
     around(L.fcproj_b, C, 0.0);
+    if (L.decay_rate) {
+      for (Index h = 0; h < config.n_head; ++h)
+        L.decay_rate[h] = static_cast<float>(retnet_decay_rate(h));
+    }
+    if (L.sink_k) {
+      normal(L.sink_k, C, std_w);
+      normal(L.sink_v, C, std_w);
+    }
   }
   around(w.lnf_w(), C, 1.0);
   around(w.lnf_b(), C, 0.0);
@@ -207,6 +243,14 @@ std::map<std::string, Expected> expected_hf_tensors(const Gpt2Config& c) {
     m[p + "mlp.c_fc.bias"] = {b + g.fc_b, {F}, "n_inner"};
     m[p + "mlp.c_proj.weight"] = {b + g.fcproj_w, {F, C}, "n_embd, n_inner"};
     m[p + "mlp.c_proj.bias"] = {b + g.fcproj_b, {C}, "n_embd"};
+    const auto H = static_cast<std::uint64_t>(c.n_head), d = C / H;
+    if (g.decay_rate != Gpt2Layout::kAbsent) {
+      m[p + "attn.decay_rate"] = {b + g.decay_rate, {H}, "n_head (attnlab_attention.learned_decay)"};
+    }
+    if (g.sink_k != Gpt2Layout::kAbsent) {
+      m[p + "attn.sink_k"] = {b + g.sink_k, {H, d}, "n_head, n_embd (attnlab_attention.learnable_sink)"};
+      m[p + "attn.sink_v"] = {b + g.sink_v, {H, d}, "n_head, n_embd (attnlab_attention.learnable_sink)"};
+    }
   }
   return m;
 }
@@ -549,6 +593,12 @@ std::string encode_gpt2_llmc(const Gpt2Weights& w, int version) {
   const Gpt2Config& c = w.config;
   if (!c.tie_word_embeddings || (c.n_inner != 0 && c.n_inner != 4 * c.n_embd)) {
     throw UsageError("encode_gpt2_llmc: llm.c stores tied embeddings and a 4C MLP only");
+  }
+  if (c.position_mode != PositionMode::learned || !c.attention.is_default()) {
+    throw UsageError(str_cat("encode_gpt2_llmc: llm.c's format holds GPT-2's own attention and "
+                             "learned positions only (this model: positions=",
+                             to_string(c.position_mode), ", attention=", c.attention.describe(),
+                             "); save it as safetensors instead"));
   }
   const Index C = c.n_embd, F = c.ffn_dim(), V = c.vocab_size, P = c.n_positions, L = c.n_layer;
   const Index Vp = (V + 127) / 128 * 128;

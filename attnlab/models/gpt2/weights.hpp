@@ -16,8 +16,15 @@
 //     fc_b                 [F]
 //     fcproj_w             [F, C]    MLP down
 //     fcproj_b             [C]
+//     decay_rate           [H]       learned per-head decay rates (config.attention.learned_decay)
+//     sink_k, sink_v       [H, d]    learnable sink slot (config.attention.learnable_sink)
 //   lnf_w, lnf_b           [C]
 //   lm_head  [V, C]        only when the config unties embeddings
+// The optional tensors are named "h.N.attn.decay_rate", "h.N.attn.sink_k" and "h.N.attn.sink_v"
+// in model.safetensors and exist exactly when config.json's "attnlab_attention" asks for them
+// (llm.c's format has no place for them: encode_gpt2_llmc rejects such configs). wpe is always
+// present; with position modes none/rope/alibi it is zero and unused, with sinusoidal it holds the
+// fixed table (random_gpt2_weights fills it, scaled to RMS 0.02).
 //
 // The [in, out] layout is the Hugging Face file's (Conv1D); llm.c's .bin stores the transpose
 // ([out, in], PyTorch Linear), which the llm.c loader and writer transpose.
@@ -75,6 +82,9 @@ struct LayerParams {
   T* fc_b;      // [F]
   T* fcproj_w;  // [F, C]
   T* fcproj_b;  // [C]
+  T* decay_rate = nullptr;  // [H] or null
+  T* sink_k = nullptr;      // [H, d] or null
+  T* sink_v = nullptr;      // [H, d] or null
 };
 
 // Offsets (in floats) of every parameter for a config; sizes follow the table above.
@@ -85,6 +95,12 @@ struct Gpt2Layout {
   // Offsets inside one layer.
   std::size_t ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fcproj_w,
       fcproj_b;
+  static constexpr std::size_t kAbsent = static_cast<std::size_t>(-1);
+  std::size_t decay_rate = kAbsent, sink_k = kAbsent, sink_v = kAbsent;  // optional tensors
+  // Offset of layer l's block.
+  std::size_t layer_base(Index l) const {
+    return layer_base0 + layer_stride * static_cast<std::size_t>(l);
+  }
 };
 
 struct Gpt2Weights {
@@ -111,10 +127,17 @@ struct Gpt2Weights {
 };
 
 // GPT-2 initialization (Radford et al. / llm.c): weights N(0, 0.02²), residual projections
-// (proj_w, fcproj_w) N(0, (0.02/√(2L))²), LayerNorm weights 1 and biases 0 — plus, when
+// (proj_w, fcproj_w) N(0, (0.02/√(2L))²), LayerNorm weights 1 and biases 0; learned decay rates
+// start at RetNet's −ln(1 − 2^(−5−h)), sink slots N(0, 0.02²); wpe follows the position mode
+// (learned: N(0, 0.01²), sinusoidal: the table, others: 0) — plus, when
 // `perturb` > 0, N(0, perturb²) noise on LayerNorm parameters and biases so that tests exercise
 // every parameter. Deterministic in the seed.
 Gpt2Weights random_gpt2_weights(const Gpt2Config& config, std::uint64_t seed, double perturb = 0.0);
+
+// RetNet's per-head decay γ_h = 1 − 2^(−5−h) as a logit slope: −ln γ_h.
+double retnet_decay_rate(Index h);
+// wpe = the sinusoidal table of attention/positional.hpp scaled to RMS 0.02.
+void fill_sinusoidal_wpe(Gpt2Weights& w);
 
 // One line naming the GPT-2 files attnlab reads and where they usually come from.
 std::string gpt2_files_hint();

@@ -1,0 +1,69 @@
+#include "attnlab/nn/layers/tied_softmax_xent.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "attnlab/core/blas.hpp"
+#include "attnlab/core/error.hpp"
+
+namespace attnlab::nn {
+
+template <class T>
+double tied_softmax_xent(const T* h, Index n, Index C, const T* E, Index V,
+                         const std::int32_t* targets, double grad_scale, T* dh, T* dE,
+                         std::vector<double>* row_nll) {
+  const bool grads = dh != nullptr;
+  if (grads != (dE != nullptr)) {
+    throw UsageError("tied_softmax_xent: dh and dE must be given together");
+  }
+  if (row_nll) row_nll->assign(static_cast<std::size_t>(n), std::numeric_limits<double>::quiet_NaN());
+  const Index chunk = std::max<Index>(1, std::min<Index>(n, (Index{1} << 20) / std::max<Index>(1, V)));
+  AlignedVector<T> z(static_cast<std::size_t>(chunk * V));
+  std::vector<double> nll(static_cast<std::size_t>(chunk));
+  double total = 0.0;
+  for (Index r0 = 0; r0 < n; r0 += chunk) {
+    const Index rows = std::min(chunk, n - r0);
+    gemm(Trans::no, Trans::yes, rows, V, C, T(1), h + r0 * C, C, E, C, T(0), z.data(), V);
+#pragma omp parallel for schedule(static) if (rows * V >= (1 << 15))
+    for (Index r = 0; r < rows; ++r) {
+      T* zr = z.data() + r * V;
+      const std::int32_t target = targets[r0 + r];
+      if (target < 0) {
+        nll[static_cast<std::size_t>(r)] = std::numeric_limits<double>::quiet_NaN();
+        if (grads) std::fill(zr, zr + V, T(0));
+        continue;
+      }
+      double mx = -std::numeric_limits<double>::infinity();
+      for (Index v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(zr[v]));
+      double sum = 0.0;
+      for (Index v = 0; v < V; ++v) sum += std::exp(static_cast<double>(zr[v]) - mx);
+      const double lse = mx + std::log(sum);
+      nll[static_cast<std::size_t>(r)] = lse - static_cast<double>(zr[target]);
+      if (grads) {
+        for (Index v = 0; v < V; ++v)
+          zr[v] = static_cast<T>(grad_scale * std::exp(static_cast<double>(zr[v]) - lse));
+        zr[target] -= static_cast<T>(grad_scale);
+      }
+    }
+    for (Index r = 0; r < rows; ++r) {
+      const double l = nll[static_cast<std::size_t>(r)];
+      if (!std::isnan(l)) total += l;
+      if (row_nll) (*row_nll)[static_cast<std::size_t>(r0 + r)] = l;
+    }
+    if (grads) {
+      gemm(Trans::no, Trans::no, rows, C, V, T(1), z.data(), V, E, C, T(0), dh + r0 * C, C);
+      gemm(Trans::yes, Trans::no, V, C, rows, T(1), z.data(), V, h + r0 * C, C, T(1), dE, C);
+    }
+  }
+  return total;
+}
+
+template double tied_softmax_xent<float>(const float*, Index, Index, const float*, Index,
+                                         const std::int32_t*, double, float*, float*,
+                                         std::vector<double>*);
+template double tied_softmax_xent<double>(const double*, Index, Index, const double*, Index,
+                                          const std::int32_t*, double, double*, double*,
+                                          std::vector<double>*);
+
+}  // namespace attnlab::nn
