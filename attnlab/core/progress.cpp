@@ -33,6 +33,12 @@ void Progress::advance(std::int64_t steps) {
   draw(done);
 }
 
+void Progress::set_note(std::string note) {
+  if (!enabled_) return;
+  std::lock_guard lock(draw_mutex_);
+  note_ = std::move(note);
+}
+
 void Progress::draw(std::int64_t done) {
   const double frac =
       static_cast<double>(done < total_ ? done : total_) / static_cast<double>(total_);
@@ -43,8 +49,9 @@ void Progress::draw(std::int64_t done) {
   const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0.0;
   std::fprintf(stderr, "\r%s [", label_.c_str());
   for (int i = 0; i < width; ++i) std::fputc(i < filled ? '#' : '.', stderr);
-  std::fprintf(stderr, "] %5.1f%%  %lld/%lld  %.0fs elapsed, ~%.0fs left ", 100.0 * frac,
-               static_cast<long long>(done), static_cast<long long>(total_), elapsed, eta);
+  std::fprintf(stderr, "] %5.1f%%  %lld/%lld  %.0fs elapsed, ~%.0fs left %s ", 100.0 * frac,
+               static_cast<long long>(done), static_cast<long long>(total_), elapsed, eta,
+               note_.c_str());
   std::fflush(stderr);
 }
 

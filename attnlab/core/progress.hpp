@@ -6,7 +6,7 @@
 //
 // Usage:
 //   Progress bar("ntk sweep", total_steps);
-//   for (...) { ...; bar.advance(); }
+//   for (...) { ...; bar.set_note("loss 1.2"); bar.advance(); }
 //   bar.finish();   // also called by the destructor
 #pragma once
 
@@ -26,6 +26,8 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void advance(std::int64_t steps = 1);
+  // Text drawn after the counts on the next redraw (e.g. "loss 1.23  18000 tok/s").
+  void set_note(std::string note);
   void finish();
   bool enabled() const { return enabled_; }
 
@@ -35,7 +37,7 @@ class Progress {
  private:
   void draw(std::int64_t done);
 
-  std::string label_;
+  std::string label_, note_;
   std::int64_t total_;
   std::atomic<std::int64_t> done_{0};
   bool enabled_;

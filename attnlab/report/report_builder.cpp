@@ -16,6 +16,8 @@
 #include "attnlab/report/sections/ntk_section.hpp"
 #include "attnlab/report/sections/selectivity_section.hpp"
 #include "attnlab/report/sections/speed_section.hpp"
+#include "attnlab/report/sections/training_section.hpp"
+#include "attnlab/report/studies/training_study.hpp"
 
 namespace attnlab::report {
 namespace fs = std::filesystem;
@@ -24,8 +26,10 @@ const std::vector<StudySection>& study_sections() {
   static const std::vector<StudySection> sections = {
       {"variants", "Attention variants at a glance", run_gallery_study, render_gallery_section},
       {"speed", "Speed and memory of the fused kernel", run_speed_study, render_speed_section},
-      {"inspect", "What GPT-2's heads do (per-head diagnostics)", run_inspect_study,
-       render_inspect_section},
+      {"training", "A tiny LM trained by attnlab (training curve, baselines, sinks)",
+       run_training_study, render_training_section},
+      {"inspect", "What the heads do (per-head diagnostics of the trained tiny LM)",
+       run_inspect_study, render_inspect_section},
       {"ntk", "Gram spectrum and NTK (non-)convergence", run_ntk_study, render_ntk_section},
       {"influence", "Influence malleability and poisoning", run_influence_study,
        render_influence_section},

@@ -4,6 +4,8 @@
 // the order test's equivariance verdicts, automatic maps, and the JSON round trip.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -274,19 +276,32 @@ TEST(InspectHeads, JsonRoundTripAndRendering) {
   EXPECT_THROW(analysis::inspect_from_json(broken), FormatError);
 }
 
-// The report study: random weights by default (labelled as such), the files named by
-// ATTNLAB_GPT2_DIR when set (labelled as real weights), and a clear error when that directory
-// lacks the files.
-TEST(InspectStudy, RandomByDefaultAndGpt2DirWhenSet) {
+// The report study: attnlab's trained tiny LM by default (with the same model before training
+// as a labelled contrast), the files named by ATTNLAB_GPT2_DIR when set (labelled as real
+// weights), and a clear error when that directory lacks the files.
+TEST(InspectStudy, TrainedTinyLmByDefaultAndGpt2DirWhenSet) {
+  if (!std::filesystem::exists("/usr/bin/bible")) GTEST_SKIP() << "bible-kjv not installed";
   ::unsetenv("ATTNLAB_GPT2_DIR");
   report::ReportOptions ro;
   ro.quick = true;
-  const nlohmann::json random = report::run_inspect_study(ro);
-  EXPECT_TRUE(random["source"]["random_weights"].get<bool>());
-  EXPECT_NE(random["source"]["model"].get<std::string>().find("Hugging Face loader"),
-            std::string::npos);
-  EXPECT_GT(random["text"]["tokens"].get<int>(), 100);
-  EXPECT_FALSE(random["order_test"]["rows"].empty());
+  const nlohmann::json trained = report::run_inspect_study(ro);
+  EXPECT_EQ(trained["model_kind"], "tiny_lm");
+  EXPECT_FALSE(trained["source"]["random_weights"].get<bool>());
+  EXPECT_NE(trained["source"]["model"].get<std::string>().find("tiny LM"), std::string::npos);
+  EXPECT_GT(trained["text"]["tokens"].get<int>(), 500);
+  EXPECT_FALSE(trained["order_test"]["rows"].empty());
+  // Training made the rows more peaked than at initialization, in every layer.
+  const auto& before = trained["before_training"]["layers"];
+  const analysis::InspectResult r = analysis::inspect_from_json(trained);
+  ASSERT_EQ(before.size(), static_cast<std::size_t>(r.n_layer));
+  for (Index l = 0; l < r.n_layer; ++l) {
+    double ent = 0;
+    for (Index h = 0; h < r.n_head; ++h) ent += r.at(l, h).norm_entropy / r.n_head;
+    EXPECT_LT(ent, before[l]["norm_entropy"].get<double>() - 0.02) << "layer " << l;
+  }
+  const std::string trained_html = report::render_inspect_section(trained);
+  EXPECT_NE(trained_html.find("Before training"), std::string::npos);
+  EXPECT_EQ(trained_html.find("RANDOM weights"), std::string::npos);
 
   testing::TempDir dir;
   const auto c = testing::test_config();

@@ -35,6 +35,10 @@ Index parse_count(std::string_view item, std::string_view value) {
   return x;
 }
 
+std::string_view trim_items(std::string_view s) {
+  return trim(s);
+}
+
 }  // namespace
 
 attention::AttentionSpec parse_attention_override(std::string_view text) {
@@ -135,6 +139,41 @@ std::string describe_attention_override(const attention::AttentionSpec& s) {
   if (s.topk > 0) add(str_cat("topk=", s.topk));
   if (s.temperature > 0) add(str_cat("temperature=", s.temperature));
   return out.empty() ? "full causal softmax" : out;
+}
+
+}  // namespace attnlab::models::gpt2
+
+namespace attnlab::models::gpt2 {
+
+ModelAttention parse_model_attention(std::string_view text) {
+  ModelAttention a;
+  std::string rest;
+  std::size_t pos = 0;
+  const std::string_view all = trim_items(text);
+  while (pos < all.size()) {
+    std::size_t comma = all.find(',', pos);
+    if (comma == std::string_view::npos) comma = all.size();
+    std::string_view item = all.substr(pos, comma - pos);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    pos = comma + 1;
+    if (item == "linear" || item == "linear=elu1" || item == "elu1") {
+      a.linear = true;
+    } else if (item == "learned_decay" || item == "learned-decay") {
+      a.learned_decay = true;
+    } else if (item == "learnable_sink" || item == "learnable-sink") {
+      a.learnable_sink = true;
+    } else {
+      rest += (rest.empty() ? "" : ",") + std::string(item);
+    }
+  }
+  a.spec = parse_attention_override(rest);
+  if (a.spec.temperature != 0.0) {
+    throw UsageError("--attention: a trained model uses the temperature sqrt(d); drop 'temperature='");
+  }
+  a.spec.causal = false;
+  a.validate("--attention");
+  return a;
 }
 
 }  // namespace attnlab::models::gpt2

@@ -16,6 +16,11 @@
 // Causality is always on (GPT-2 is causal); a key mask cannot be set here. Whitespace around
 // items is ignored. A path ending in ".json" is read as AttentionSpec::to_json() output instead.
 //
+// For training (parse_model_attention), three more items choose what a model is built with:
+//   linear                 elu+1 linear attention (Katharopoulos et al.) instead of softmax
+//   learned_decay          a trainable per-head decay rate (starts at RetNet's rates)
+//   learnable_sink         a trainable key/value slot per head (StreamingLLM)
+//
 // Errors: UsageError naming the item and what was expected.
 //
 // Usage:
@@ -27,10 +32,14 @@
 #include <string_view>
 
 #include "attnlab/attention/spec.hpp"
+#include "attnlab/models/gpt2/model_attention.hpp"
 
 namespace attnlab::models::gpt2 {
 
 attention::AttentionSpec parse_attention_override(std::string_view text);
+// The training form: the items above plus linear / learned_decay / learnable_sink; validated
+// (model_attention.hpp's rules). Causality and temperature are left to the model.
+ModelAttention parse_model_attention(std::string_view text);
 // Short human form, "full causal softmax" for the default.
 std::string describe_attention_override(const attention::AttentionSpec& spec);
 

@@ -373,6 +373,46 @@ BpeTokenizer BpeTokenizer::byte_level() {
   return t;
 }
 
+namespace {
+// Token bytes in GPT-2's byte alphabet, UTF-8 encoded.
+std::string alphabet_string(const std::string& bytes) {
+  std::string out;
+  for (unsigned char b : bytes) {
+    const char32_t c = byte_to_unicode(b);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::string BpeTokenizer::vocab_json() const {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (std::size_t i = 0; i < tokens_.size(); ++i) {
+    const auto special = std::find_if(specials_.begin(), specials_.end(), [&](const auto& s) {
+      return s.second == static_cast<std::int32_t>(i);
+    });
+    j[special != specials_.end() ? special->first : alphabet_string(tokens_[i])] = i;
+  }
+  return j.dump() + "\n";
+}
+
+std::string BpeTokenizer::merges_txt() const {
+  std::vector<std::pair<std::int32_t, std::uint64_t>> by_rank;
+  for (const auto& [key, m] : merges_) by_rank.emplace_back(m.rank, key);
+  std::sort(by_rank.begin(), by_rank.end());
+  std::string out = "#version: 0.2\n";
+  for (const auto& [rank, key] : by_rank) {
+    const auto a = static_cast<std::size_t>(key >> 32), b = static_cast<std::size_t>(key & 0xFFFFFFFFu);
+    out += alphabet_string(tokens_[a]) + " " + alphabet_string(tokens_[b]) + "\n";
+  }
+  return out;
+}
+
 // ---- BPE --------------------------------------------------------------------------------------
 
 const BpeTokenizer::Merge* BpeTokenizer::find_merge(std::int32_t a, std::int32_t b) const {

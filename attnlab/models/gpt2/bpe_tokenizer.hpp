@@ -83,6 +83,10 @@ class BpeTokenizer {
   std::vector<std::int32_t> encode(std::string_view text, const EncodeOptions& options = {}) const;
   // Raw bytes of the ids; InputError naming the first id outside [0, vocab_size()).
   std::string decode(std::span<const std::int32_t> ids) const;
+  // The files that load back into this tokenizer: vocab.json (ids in order, token strings in
+  // GPT-2's byte alphabet) and merges.txt ("#version: 0.2" then the rules by rank).
+  std::string vocab_json() const;
+  std::string merges_txt() const;
   // Raw bytes of one token (may be a partial UTF-8 character).
   const std::string& token_bytes(std::int32_t id) const;
 

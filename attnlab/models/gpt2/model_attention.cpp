@@ -68,7 +68,7 @@ void ModelAttention::validate(std::string_view source) const {
 
 std::string ModelAttention::describe() const {
   if (linear) return "linear elu+1";
-  std::string out = spec_is_default(spec) ? "full softmax" : spec_text(spec);
+  std::string out = spec_is_default(spec) ? "full causal softmax" : spec_text(spec);
   if (learned_decay) out += " + learned decay";
   if (learnable_sink) out += " + learnable sink";
   return out;

@@ -181,16 +181,17 @@ struct GptTrainGraph<T>::Impl {
                             a.ln1.data(), a.mean1.data(), a.rstd1.data());
       attention_forward(params, l, a);
       // x_mid = x_in + att · Wproj + bproj
+      std::copy(a.x_in.begin(), a.x_in.end(), a.x_mid.begin());
       nn::linear_forward(a.att.data(), BT, C, lp + layout.proj_w, lp + layout.proj_b, C,
-                         a.x_mid.data());
-      add_inplace(a.x_mid.data(), a.x_in.data(), BT * C);
+                         a.x_mid.data(), /*accumulate=*/true);
       nn::layernorm_forward(a.x_mid.data(), BT, C, lp + layout.ln2_w, lp + layout.ln2_b, eps,
                             a.ln2.data(), a.mean2.data(), a.rstd2.data());
       nn::linear_forward(a.ln2.data(), BT, C, lp + layout.fc_w, lp + layout.fc_b, F, a.fc.data());
       nn::gelu_forward(gelu_kind(cfg.activation), a.fc.data(), BT * F, a.act.data());
       T* out = l + 1 < L ? layers[static_cast<std::size_t>(l + 1)].x_in.data() : x_final.data();
-      nn::linear_forward(a.act.data(), BT, F, lp + layout.fcproj_w, lp + layout.fcproj_b, C, out);
-      add_inplace(out, a.x_mid.data(), BT * C);
+      std::copy(a.x_mid.begin(), a.x_mid.end(), out);
+      nn::linear_forward(a.act.data(), BT, F, lp + layout.fcproj_w, lp + layout.fcproj_b, C, out,
+                         /*accumulate=*/true);
     }
     nn::layernorm_forward(x_final.data(), BT, C, params + layout.lnf_w, params + layout.lnf_b, eps,
                           lnf.data(), meanf.data(), rstdf.data());

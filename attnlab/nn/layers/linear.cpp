@@ -7,14 +7,23 @@ namespace attnlab::nn {
 template <class T>
 void linear_forward(const T* x, Index n, Index in, const T* W, const T* b, Index out, T* y,
                     bool accumulate) {
-  gemm(Trans::no, Trans::no, n, out, in, T(1), x, in, W, out, accumulate ? T(1) : T(0), y, out);
-  if (!b) return;
+  // The bias goes into y first (y = b, or y += b), then one GEMM with beta = 1: a single pass
+  // over y besides the GEMM's own (beta = 0 would make OpenBLAS clear y in a separate pass).
+  if (b) {
 #pragma omp parallel for schedule(static) if (n * out >= (1 << 15))
-  for (Index r = 0; r < n; ++r) {
-    T* yr = y + r * out;
+    for (Index r = 0; r < n; ++r) {
+      T* yr = y + r * out;
+      if (accumulate) {
 #pragma omp simd
-    for (Index c = 0; c < out; ++c) yr[c] += b[c];
+        for (Index c = 0; c < out; ++c) yr[c] += b[c];
+      } else {
+#pragma omp simd
+        for (Index c = 0; c < out; ++c) yr[c] = b[c];
+      }
+    }
   }
+  gemm(Trans::no, Trans::no, n, out, in, T(1), x, in, W, out, (accumulate || b) ? T(1) : T(0), y,
+       out);
 }
 
 template <class T>

@@ -15,6 +15,8 @@
 #include "attnlab/report/figures.hpp"
 #include "attnlab/report/html.hpp"
 #include "attnlab/report/report_builder.hpp"
+#include "attnlab/report/studies/tiny_lm.hpp"
+#include "attnlab/report/studies/training_study.hpp"
 
 namespace attnlab::report {
 namespace {
@@ -243,7 +245,32 @@ std::string order_section(const InspectResult& r) {
   return body;
 }
 
-std::string anchors(const InspectResult& r) {
+// Per-layer means of the trained model next to the same model before training.
+std::string before_training_table(const InspectResult& r, const nlohmann::json& before) {
+  const nlohmann::json& b = before.at("layers");
+  std::vector<std::vector<std::string>> rows;
+  for (Index l = 0; l < r.n_layer && l < static_cast<Index>(b.size()); ++l) {
+    double ent = 0, sink = 0, sparse = 0;
+    for (Index h = 0; h < r.n_head; ++h) {
+      ent += r.at(l, h).norm_entropy / static_cast<double>(r.n_head);
+      sink += r.at(l, h).sink_mass / static_cast<double>(r.n_head);
+      sparse += r.at(l, h).sparsity / static_cast<double>(r.n_head);
+    }
+    const auto& bl = b[static_cast<std::size_t>(l)];
+    rows.push_back({std::to_string(l), fmt(ent), fmt(bl.at("norm_entropy").get<double>()),
+                    fmt(sink), fmt(bl.at("sink_mass").get<double>()), fmt(sparse),
+                    fmt(bl.at("sparsity").get<double>())});
+  }
+  return "<h3>Before training (labelled contrast)</h3>" +
+         paragraph("The same architecture at its initialization (GPT-2 init, the training "
+                   "seed), on the same text: what training changed, layer by layer (means over "
+                   "heads).") +
+         html_table({"layer", "norm. entropy", "before", "sink mass", "before", "sparsity",
+                     "before"},
+                    rows);
+}
+
+std::string anchors(const InspectResult& r, bool tiny) {
   const double sparsity = r.overall_sparsity();
   double last_sink = 0;
   for (Index h = 0; h < r.n_head; ++h) last_sink += r.at(r.n_layer - 1, h).sink_mass;
@@ -265,6 +292,12 @@ std::string anchors(const InspectResult& r) {
                           "max (OPT / Llama-class models). Here: ",
                           format_percent(sparsity), " over all heads (context ", r.context,
                           " tokens; short contexts have fewer negligible entries)."));
+  if (tiny) {
+    body += note(str_cat("Mean last-layer sink mass of this tiny LM: ", fmt(last_sink),
+                         ". GPT-2's published anchor (65% of last-layer attention on token 0 in "
+                         "one 6-token sentence) is for a 124M model trained on 40 GB of text."));
+    return body;
+  }
   body += note(str_cat(
       "The one published GPT-2 number (65% of last-layer attention on token 0, "
       "huggingface/transformers #2975) is the last token's row of a 6-token sentence, averaged "
@@ -289,6 +322,9 @@ nlohmann::json run_inspect_study(const ReportOptions& options) {
   source.text = "the report's embedded sample text (lighthouse log, 4 paragraphs)";
   std::optional<Gpt2Model> model;
   std::optional<BpeTokenizer> tok;
+  std::string text = kSampleText;
+  std::string kind = "gpt2";
+  nlohmann::json before;
   if (const char* dir = std::getenv("ATTNLAB_GPT2_DIR"); dir && *dir) {
     model.emplace(load_gpt2(dir));
     tok.emplace(BpeTokenizer::load(dir));
@@ -296,40 +332,31 @@ nlohmann::json run_inspect_study(const ReportOptions& options) {
     source.tokenizer = dir;
     source.random_weights = false;
   } else {
-    std::string where;
-    tok = find_gpt2_tokenizer(where);
-    if (tok) {
-      source.tokenizer = "GPT-2 BPE from " + where;
-    } else {
-      tok.emplace(BpeTokenizer::byte_level());
-      source.tokenizer = "byte-level (GPT-2 files not found; run scripts/bootstrap.sh)";
-    }
-    Gpt2Config c;
-    c.n_layer = options.quick ? 2 : 4;
-    c.n_head = options.quick ? 4 : 6;
-    c.n_embd = options.quick ? 64 : 192;
-    c.n_positions = 512;
-    c.vocab_size = tok->vocab_size();
-    const std::uint64_t seed = options.seed + 2024;
-    const Gpt2Weights w = random_gpt2_weights(c, seed);
-    const fs::path tmp = make_temp_dir();
-    try {
-      save_gpt2_hf(w, tmp);
-      model.emplace(load_gpt2_hf(tmp));
-    } catch (...) {
-      std::error_code ec;
-      fs::remove_all(tmp, ec);
-      throw;
-    }
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    source.model =
-        str_cat("random GPT-2 weights (", c.describe(), ", GPT-2 initialization, seed ", seed,
-                "), written by attnlab's safetensors writer and loaded back "
-                "through the Hugging Face loader");
-    source.random_weights = true;
+    // attnlab's own trained tiny LM (the training section), on held-out KJV text; the same
+    // model before training is the contrast.
+    const auto& lm = report_tiny_lm(options);
+    model.emplace(load_gpt2(lm.dir));
+    tok.emplace(BpeTokenizer::load(lm.dir));
+    text = tiny_lm_sample_text(options, options.quick ? 1024 : 2048);
+    kind = "tiny_lm";
+    source.model = str_cat("attnlab's tiny LM trained on the KJV Bible (", lm.dir.string(),
+                           "; see the training section)");
+    source.tokenizer = "byte-level (the model's vocab.json + merges.txt)";
+    source.text = str_cat("the first ", text.size(), " bytes of the KJV validation split (held "
+                          "out from training)");
+    source.random_weights = false;
+    const Gpt2Model init(before_training_weights(options));
+    analysis::InspectOptions bo = io;
+    bo.order_test = false;
+    bo.auto_maps = 0;
+    bo.context = std::min<Index>(init.config().n_positions, 1024);
+    analysis::InspectSource bs = source;
+    bs.model = "the same model before training";
+    bs.random_weights = true;
+    const auto ids = tok->encode(text);
+    before = layer_summary(analysis::to_json(analysis::inspect_gpt2_heads(
+        init, ids, &*tok, bo, bs, static_cast<Index>(text.size()))));
   }
-  const std::string text = kSampleText;
   const auto ids = tok->encode(text);
   if (static_cast<Index>(tok->vocab_size()) > model->config().vocab_size) {
     throw UsageError("inspect study: the tokenizer's vocabulary is larger than the model's");
@@ -337,11 +364,15 @@ nlohmann::json run_inspect_study(const ReportOptions& options) {
   io.context = std::min<Index>(model->config().n_positions, 1024);
   const InspectResult r =
       analysis::inspect_gpt2_heads(*model, ids, &*tok, io, source, static_cast<Index>(text.size()));
-  return analysis::to_json(r);
+  nlohmann::json j = analysis::to_json(r);
+  j["model_kind"] = kind;
+  if (!before.is_null()) j["before_training"] = std::move(before);
+  return j;
 }
 
 std::string render_inspect_section(const nlohmann::json& result) {
   const InspectResult r = analysis::inspect_from_json(result);
+  const bool tiny = result.value("model_kind", std::string("gpt2")) == "tiny_lm";
   std::string body = paragraph(
       "Every head of a GPT-2 on one text, measured inside the attention kernel as it runs (no "
       "attention map is stored): how spread its rows are (normalized entropy, effective "
@@ -357,6 +388,10 @@ std::string render_inspect_section(const nlohmann::json& result) {
         "path. Set ATTNLAB_GPT2_DIR to a directory with GPT-2's model.safetensors + config.json "
         "(or gpt2_124M.bin) and vocab.json + merges.txt to run it on real weights, or use "
         "`attnlab inspect --model DIR --text FILE`.");
+  } else if (tiny) {
+    body += note("Trained weights: " + r.source.model +
+                 ". Set ATTNLAB_GPT2_DIR to a directory with GPT-2's model.safetensors + "
+                 "config.json and vocab.json + merges.txt to run this section on GPT-2 instead.");
   } else {
     body += note("Real weights from " + r.source.model + ".");
   }
@@ -369,7 +404,8 @@ std::string render_inspect_section(const nlohmann::json& result) {
   body += all_heads_table(r);
   body += maps_figure(r);
   body += order_section(r);
-  body += anchors(r);
+  if (result.contains("before_training")) body += before_training_table(r, result["before_training"]);
+  body += anchors(r, tiny);
   body += bullet_list({
       "Rows: every query at position t ≥ 1 of every chunk; each chunk is a fresh context.",
       "Normalized entropy: H(α_t)/log n_t, mean over rows (n_t visible keys). Effective "

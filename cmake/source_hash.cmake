@@ -1,0 +1,21 @@
+# Writes OUT with the sha256 of the sources under SRC that determine what the tiny-LM trainer
+# computes (attnlab/attention, nn, models): the report's trained-model cache is keyed by it, so a
+# cached model is reused exactly while this code is unchanged. Rewritten only when it changes.
+file(GLOB_RECURSE files RELATIVE ${SRC} ${SRC}/attnlab/attention/*.?pp ${SRC}/attnlab/nn/*.?pp
+     ${SRC}/attnlab/models/*.?pp ${SRC}/attnlab/io/*.?pp ${SRC}/attnlab/core/*.?pp)
+list(SORT files)
+set(all "")
+foreach(f ${files})
+  file(SHA256 ${SRC}/${f} h)
+  string(APPEND all "${f} ${h}\n")
+endforeach()
+string(SHA256 digest "${all}")
+string(SUBSTRING ${digest} 0 16 digest)
+set(content "\"${digest}\"\n")
+if(EXISTS ${OUT})
+  file(READ ${OUT} old)
+  if(old STREQUAL content)
+    return()
+  endif()
+endif()
+file(WRITE ${OUT} "${content}")
