@@ -66,21 +66,21 @@ fi
 
 # --bench: PyTorch 2 peers (SDPA, torch.compile) in the project venv .venv (ignored by git), torch
 # pinned. PyPI's Linux torch wheels are CUDA builds that pull cuda-toolkit, nvidia-* and triton
-# (gigabytes), so pip first resolves without installing and a plan with those is refused: only a
-# CPU wheel (local, in pip's find-links) gets installed. Never fatal: the peers that need it skip.
+# (gigabytes), so only a local CPU wheel (torch-2.13.0+cpu in pip's find-links) is installed;
+# without one this is a one-line note and the peers fall back to Debian's python3-torch 1.13.
 if [ "$want_bench" = 1 ]; then
   venv="$here/.venv" torch_pin=2.13.0 pip_log=/tmp/attnlab-pip.log
+  links=${PIP_FIND_LINKS:-/opt/wheels}
   if ! "$venv/bin/python" -c "import torch; assert torch.__version__.startswith('2.13')" >/dev/null 2>&1; then
-    echo "bootstrap: installing torch==$torch_pin and numpy into .venv" >&2
-    if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv" >"$pip_log" 2>&1; then
-      echo "bootstrap: warning: python3 -m venv .venv failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
-    elif ! "$venv/bin/python" -m pip install --dry-run "torch==$torch_pin" numpy >"$pip_log" 2>&1; then
-      echo "bootstrap: warning: pip cannot resolve torch==$torch_pin (log: $pip_log); PyTorch 2 peers will be skipped" >&2
-    elif cuda=$(grep '^Would install' "$pip_log" | tr ' ' '\n' | grep -cE '^(nvidia-|cuda-|triton-)' || true)
-      [ "$cuda" != 0 ]; then
-      echo "bootstrap: warning: torch==$torch_pin is PyPI's CUDA build here (+$cuda nvidia/cuda/triton packages, gigabytes); not installed, PyTorch 2 peers will be skipped (plan: $pip_log)" >&2
-    elif ! "$venv/bin/python" -m pip install -q "torch==$torch_pin" numpy >>"$pip_log" 2>&1; then
-      echo "bootstrap: warning: pip install torch==$torch_pin numpy failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
+    if ! compgen -G "$links/torch-$torch_pin+cpu-*.whl" >/dev/null; then
+      echo "bootstrap: note: no CPU wheel torch-$torch_pin+cpu in $links (PyPI's torch is a multi-GB CUDA build); PyTorch 2 peers skipped, Debian's python3-torch 1.13 is the peer" >&2
+    else
+      echo "bootstrap: installing torch==$torch_pin (CPU wheel from $links) and numpy into .venv" >&2
+      if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv" >"$pip_log" 2>&1; then
+        echo "bootstrap: warning: python3 -m venv .venv failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
+      elif ! "$venv/bin/python" -m pip install -q "torch==$torch_pin+cpu" numpy >>"$pip_log" 2>&1; then
+        echo "bootstrap: warning: pip install torch==$torch_pin+cpu numpy failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
+      fi
     fi
   fi
 fi

@@ -3,6 +3,8 @@
 // softmax of its q·k/√d over the causal window equals the map the model itself captures.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -106,10 +108,17 @@ TEST(SelectivityModelSource, ReportCapturesTheGpt2InAttnlabGpt2Dir) {
   EXPECT_NE(html.find("The same instruments on a real model"), std::string::npos);
   EXPECT_NE(html.find("GPT-2 vs the paper"), std::string::npos);
 
+  EXPECT_FALSE(j.contains("tiny_lm_capture"));
+  // Without ATTNLAB_GPT2_DIR the capture runs on attnlab's trained tiny LM instead.
+  if (!std::filesystem::exists("/usr/bin/bible")) GTEST_SKIP() << "bible-kjv not installed";
   const nlohmann::json plain = report::run_selectivity_study(ro);
   EXPECT_FALSE(plain.contains("gpt2_capture"));
-  EXPECT_EQ(report::render_selectivity_section(plain).find("The same instruments on a real model"),
-            std::string::npos);
+  ASSERT_TRUE(plain.contains("tiny_lm_capture"));
+  EXPECT_EQ(plain["tiny_lm_capture"]["source"]["kind"], "model");
+  EXPECT_EQ(plain["tiny_lm_capture"]["source"]["length"], 128);  // the quick LM's context
+  const std::string tiny_html = report::render_selectivity_section(plain);
+  EXPECT_EQ(tiny_html.find("The same instruments on a real model"), std::string::npos);
+  EXPECT_NE(tiny_html.find("The same instruments on the trained tiny LM"), std::string::npos);
 }
 
 }  // namespace

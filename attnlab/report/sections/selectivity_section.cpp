@@ -17,6 +17,7 @@
 #include "attnlab/report/figures.hpp"
 #include "attnlab/report/html.hpp"
 #include "attnlab/report/report_builder.hpp"
+#include "attnlab/report/studies/tiny_lm.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
 
 namespace attnlab::report {
@@ -554,24 +555,18 @@ std::string findings(const sel::SelectivityResult& r) {
   return out;
 }
 
-// The same instruments on q/k/v captured from the GPT-2 in ATTNLAB_GPT2_DIR (every layer ×
-// head, one forward pass over ATTNLAB_GPT2_TEXT or the inspect section's sample text): lengths
-// are the powers of two from 32 that leave all queries a full window.
-std::optional<nlohmann::json> run_gpt2_capture(const ReportOptions& options,
-                                               const sel::SelectivityOptions& base) {
-  const char* dir = std::getenv("ATTNLAB_GPT2_DIR");
-  if (!dir || !*dir) return std::nullopt;
-  const models::gpt2::Gpt2Model model(models::gpt2::load_gpt2(dir));
-  const models::gpt2::BpeTokenizer tok = models::gpt2::BpeTokenizer::load(dir);
+// The same instruments on q/k/v captured from a model (every layer × head, one forward pass):
+// the GPT-2 in ATTNLAB_GPT2_DIR over ATTNLAB_GPT2_TEXT or the inspect section's sample text, or
+// by default attnlab's trained tiny LM over held-out KJV text. Lengths are the powers of two from
+// 32 that leave all queries a full window.
+nlohmann::json run_model_capture(const ReportOptions& options, const sel::SelectivityOptions& base,
+                                 const models::gpt2::Gpt2Model& model,
+                                 const models::gpt2::BpeTokenizer& tok, const std::string& text,
+                                 const std::string& what, const std::string& text_source) {
   if (tok.vocab_size() > model.config().vocab_size) {
-    throw InputError(str_cat("selectivity study: the tokenizer in ", dir, " has ", tok.vocab_size(),
-                             " tokens, more than the model's ", model.config().vocab_size));
-  }
-  std::string text_source = "the inspect section's sample text";
-  std::string text = inspect_sample_text();
-  if (const char* t = std::getenv("ATTNLAB_GPT2_TEXT"); t && *t) {
-    text = read_file(t);
-    text_source = t;
+    throw InputError(str_cat("selectivity study: the tokenizer of ", what, " has ",
+                             tok.vocab_size(), " tokens, more than the model's ",
+                             model.config().vocab_size));
   }
   std::vector<std::int32_t> ids = tok.encode(text);
   const Index window = std::min<Index>(model.config().n_positions, options.quick ? 256 : 1024);
@@ -583,8 +578,9 @@ std::optional<nlohmann::json> run_gpt2_capture(const ReportOptions& options,
   o.lengths.clear();
   for (Index L = 32; L <= n - mo.queries + 1; L *= 2) o.lengths.push_back(L);
   if (o.lengths.size() < 2) {
-    throw InputError(str_cat("selectivity study: the GPT-2 text (", text_source, ") has ", n,
-                             " tokens; the capture needs at least ", 64 + mo.queries - 1));
+    throw InputError(str_cat("selectivity study: the text for ", what, " (", text_source,
+                             ") has ", n, " tokens; the capture needs at least ",
+                             64 + mo.queries - 1));
   }
   o.critical_lengths.clear();
   o.reference_length = 0;
@@ -595,16 +591,46 @@ std::optional<nlohmann::json> run_gpt2_capture(const ReportOptions& options,
   o.sweep_sensitivity = false;  // the temperature sweep is about the normalizer, not the model
   const sel::SelectivitySource src = sel::source_from_gpt2(
       model, ids, mo,
-      str_cat(model.config().n_layer * model.config().n_head, " heads of the GPT-2 in ", dir, " (",
+      str_cat(model.config().n_layer * model.config().n_head, " heads of ", what, " (",
               model.config().describe(), "), first ", n, " tokens of ", text_source, ", last ",
               mo.queries, " positions as queries, value vectors"));
   sel::SelectivityResult r = sel::run_selectivity(src, o);
   return sel::to_json(r);
 }
 
+std::optional<nlohmann::json> run_gpt2_capture(const ReportOptions& options,
+                                               const sel::SelectivityOptions& base) {
+  const char* dir = std::getenv("ATTNLAB_GPT2_DIR");
+  if (!dir || !*dir) return std::nullopt;
+  const models::gpt2::Gpt2Model model(models::gpt2::load_gpt2(dir));
+  const models::gpt2::BpeTokenizer tok = models::gpt2::BpeTokenizer::load(dir);
+  std::string text_source = "the inspect section's sample text";
+  std::string text = inspect_sample_text();
+  if (const char* t = std::getenv("ATTNLAB_GPT2_TEXT"); t && *t) {
+    text = read_file(t);
+    text_source = t;
+  }
+  return run_model_capture(options, base, model, tok, text, str_cat("the GPT-2 in ", dir),
+                           text_source);
+}
+
+nlohmann::json run_tiny_lm_capture(const ReportOptions& options,
+                                   const sel::SelectivityOptions& base) {
+  const auto& lm = report_tiny_lm(options);
+  const models::gpt2::Gpt2Model model(models::gpt2::load_gpt2(lm.dir));
+  const models::gpt2::BpeTokenizer tok = models::gpt2::BpeTokenizer::load(lm.dir);
+  nlohmann::json j = run_model_capture(options, base, model, tok, tiny_lm_sample_text(options, 2048),
+                                       "attnlab's trained tiny LM",
+                                       "the KJV validation split (held out from training)");
+  j["model_kind"] = "tiny_lm";
+  return j;
+}
+
 std::string render_gpt2_capture(const nlohmann::json& j) {
   const sel::SelectivityResult r = sel::selectivity_from_json(j);
-  std::string body = h3("The same instruments on a real model");
+  const bool tiny = j.value("model_kind", std::string("gpt2")) == "tiny_lm";
+  std::string body = h3(tiny ? "The same instruments on the trained tiny LM"
+                             : "The same instruments on a real model");
   body += paragraph(
       "Source: " + r.source.value("description", std::string("(unknown)")) +
       ". Each layer × head is one unit of the KS test, as in the paper; the logits are the "
@@ -618,7 +644,7 @@ std::string render_gpt2_capture(const nlohmann::json& j) {
   body += comparison_table(r);
   if (const auto* sm = r.find("softmax")) {
     const auto& s = sm->summary;
-    body += callout(CalloutKind::kNote, "GPT-2 vs the paper",
+    body += callout(CalloutKind::kNote, tiny ? "Trained tiny LM vs the paper" : "GPT-2 vs the paper",
                     "Softmax on these heads: critical N/L = " + format_percent(s.critical_ratio) +
                         " (paper: ≈ 6%), N_s/N plateau " + format_percent(s.ns_plateau) +
                         " (paper: 70–85%), d~ slope vs L " + fmt(s.distance_slope) + ".");
@@ -634,6 +660,7 @@ nlohmann::json run_selectivity_study(const ReportOptions& options) {
   o.seed = options.seed;
   // The model capture first: a misconfigured ATTNLAB_GPT2_DIR fails before minutes of work.
   std::optional<nlohmann::json> capture = run_gpt2_capture(options, o);
+  nlohmann::json tiny_capture = capture ? nlohmann::json() : run_tiny_lm_capture(options, o);
   sel::SyntheticOptions so;
   so.heads = options.quick ? 16 : 32;
   so.queries = o.max_queries;
@@ -651,6 +678,7 @@ nlohmann::json run_selectivity_study(const ReportOptions& options) {
   r.seconds += r.timings["spread_sweep"];
   nlohmann::json j = sel::to_json(r);
   if (capture) j["gpt2_capture"] = std::move(*capture);
+  if (!tiny_capture.is_null()) j["tiny_lm_capture"] = std::move(tiny_capture);
   return j;
 }
 
@@ -745,6 +773,7 @@ std::string render_selectivity_section(const nlohmann::json& result) {
   body += comparison_table(r);
   body += findings(r);
   if (result.contains("gpt2_capture")) body += render_gpt2_capture(result.at("gpt2_capture"));
+  if (result.contains("tiny_lm_capture")) body += render_gpt2_capture(result.at("tiny_lm_capture"));
   return body;
 }
 
