@@ -25,7 +25,7 @@
 #include "attnlab/core/threads.hpp"
 #include "attnlab/core/timer.hpp"
 #include "attnlab/models/gpt2/attention_override.hpp"
-#include "attnlab/models/gpt2/train_graph.hpp"
+#include "attnlab/models/gpt2/data_parallel_graph.hpp"
 #include "attnlab/models/gpt2/weights.hpp"
 #include "attnlab/models/tinylm/train_options.hpp"
 #include "attnlab/nn/adamw.hpp"
@@ -51,24 +51,35 @@ int run(int argc, char** argv) {
       if (i + 1 >= argc) throw UsageError(str_cat("train_bench: ", a, " needs a value"));
       return argv[++i];
     };
-    if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--steps") steps = std::stoi(next());
-    else if (a == "--batch") o.batch = std::stoll(next());
-    else if (a == "--context") o.context = std::stoll(next());
-    else if (a == "--layers") o.layers = std::stoll(next());
-    else if (a == "--width") o.width = std::stoll(next());
-    else if (a == "--heads") o.heads = std::stoll(next());
-    else if (a == "--vocab") vocab = std::stoll(next());
-    else if (a == "--attention") attention = next();
-    else if (a == "--json") json_path = next();
-    else throw UsageError(str_cat("train_bench: unknown option ", a));
+    if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--steps")
+      steps = std::stoi(next());
+    else if (a == "--batch")
+      o.batch = std::stoll(next());
+    else if (a == "--context")
+      o.context = std::stoll(next());
+    else if (a == "--layers")
+      o.layers = std::stoll(next());
+    else if (a == "--width")
+      o.width = std::stoll(next());
+    else if (a == "--heads")
+      o.heads = std::stoll(next());
+    else if (a == "--vocab")
+      vocab = std::stoll(next());
+    else if (a == "--attention")
+      attention = next();
+    else if (a == "--json")
+      json_path = next();
+    else
+      throw UsageError(str_cat("train_bench: unknown option ", a));
   }
   if (!attention.empty()) o.attention = models::gpt2::parse_model_attention(attention);
   set_num_threads(threads);
   const auto config = o.model_config(vocab);
   models::gpt2::Gpt2Weights w = models::gpt2::random_gpt2_weights(config, 1);
   const std::size_t P = w.params.size();
-  models::gpt2::GptTrainGraph<float> graph(config, o.batch, o.context);
+  models::gpt2::DataParallelTrainGraph<float> graph(config, o.batch, o.context);
   nn::AdamW<float> opt(P, {o.lr, o.beta1, o.beta2, o.eps, o.weight_decay});
   opt.add_group({0, P, true, false, false, "all"});
   std::vector<std::int32_t> tokens(static_cast<std::size_t>(o.batch * o.context)),

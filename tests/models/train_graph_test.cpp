@@ -2,6 +2,7 @@
 // every trainable attention and position mode, fp32 against fp64, and the training forward
 // against inference (Gpt2Model) and against the independent fp64 reference forward.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/rng.hpp"
+#include "attnlab/models/gpt2/data_parallel_graph.hpp"
 #include "attnlab/models/gpt2/model.hpp"
 #include "attnlab/models/gpt2/train_graph.hpp"
 #include "attnlab/models/gpt2/weights.hpp"
@@ -49,7 +51,9 @@ std::vector<Variant> variants() {
              a.spec.sinks = 1;
            }),
       make("decay_per_head", PositionMode::none,
-           [](ModelAttention& a) { a.spec.decay = {0.05, 0.4}; }),
+           [](ModelAttention& a) {
+             a.spec.decay = {0.05, 0.4};
+           }),
       make("ssmax", PositionMode::learned,
            [](ModelAttention& a) { a.spec.normalizer = Normalizer::ssmax; }),
       make("topk3", PositionMode::learned, [](ModelAttention& a) { a.spec.topk = 3; }),
@@ -195,7 +199,8 @@ TEST_P(TrainGraphVariants, Fp64GradientMatchesFiniteDifferences) {
   if (c.position_mode != PositionMode::learned) {
     const Gpt2Layout g(c);
     for (std::size_t i = 0; i < static_cast<std::size_t>(c.n_positions * c.n_embd); ++i)
-      ASSERT_EQ(grads[g.wpe + i], 0.0) << "wpe is not trained in mode " << to_string(c.position_mode);
+      ASSERT_EQ(grads[g.wpe + i], 0.0)
+          << "wpe is not trained in mode " << to_string(c.position_mode);
   }
 }
 
@@ -212,9 +217,9 @@ TEST_P(TrainGraphVariants, Fp32AgreesWithFp64) {
   std::vector<float> g32(pd.size());
   const double l64 =
       gd.forward_backward(pd.data(), batch.tokens.data(), batch.targets.data(), g64.data()).mean();
-  const double l32 = gf.forward_backward(w.params.data(), batch.tokens.data(),
-                                         batch.targets.data(), g32.data())
-                         .mean();
+  const double l32 =
+      gf.forward_backward(w.params.data(), batch.tokens.data(), batch.targets.data(), g32.data())
+          .mean();
   EXPECT_NEAR(l32, l64, 2e-5 * std::abs(l64));
   double num = 0, den = 0;
   for (std::size_t i = 0; i < pd.size(); ++i) {
@@ -267,8 +272,8 @@ INSTANTIATE_TEST_SUITE_P(Variants, TrainGraphVariants, ::testing::ValuesIn(varia
 // The training forward of GPT-2's own attention agrees with the test suite's independent fp64
 // reference forward (tests/models/gpt2_reference.hpp).
 TEST(TrainGraph, LossMatchesIndependentReferenceForward) {
-  for (PositionMode p : {PositionMode::learned, PositionMode::none, PositionMode::rope,
-                         PositionMode::alibi}) {
+  for (PositionMode p :
+       {PositionMode::learned, PositionMode::none, PositionMode::rope, PositionMode::alibi}) {
     Variant v{"x", p, {}};
     const Gpt2Config c = tiny_config(v);
     const Gpt2Weights w = tiny_weights(c, 12);
@@ -323,6 +328,58 @@ TEST(TrainGraph, BitIdenticalAcrossRunsAndRejectsBadInput) {
   bad2.learnable_sink = true;
   bad2.spec.decay = {0.1};
   EXPECT_THROW(bad2.validate(), UsageError);
+}
+
+// The data-parallel graph is the single graph with the batch split by sequences: same mean loss
+// and gradient (fp64: to rounding) for 1, 2 and 3 replicas on an uneven split, with unscored
+// targets only in the first replica's rows (so the whole-batch normalizer matters), trainable
+// sink and decay tensors (summed across replicas), bit-identical repeats, and the caller's
+// OpenMP thread count left as it was.
+TEST(DataParallelTrainGraph, EqualsTheSingleGraphForEveryReplicaCount) {
+  for (const Variant& v : {make("learnable_sink", PositionMode::rope,
+                                [](ModelAttention& a) { a.learnable_sink = true; }),
+                           make("learned_decay", PositionMode::learned,
+                                [](ModelAttention& a) { a.learned_decay = true; })}) {
+    SCOPED_TRACE(v.name);
+    const Gpt2Config c = tiny_config(v);
+    const Gpt2Weights w = tiny_weights(c, 31);
+    const std::vector<double> p(w.params.begin(), w.params.end());
+    const Index B = 5, T = 8;
+    Batch batch = tiny_batch(B, T, c.vocab_size, 32);
+    for (Index i = 0; i < 6; ++i) batch.targets[static_cast<std::size_t>(i)] = -1;
+    GptTrainGraph<double> single(c, B, T);
+    std::vector<double> g_ref(p.size());
+    const GraphLoss ref =
+        single.forward_backward(p.data(), batch.tokens.data(), batch.targets.data(), g_ref.data());
+    double g_norm = 0;
+    for (double x : g_ref) g_norm = std::max(g_norm, std::abs(x));
+    for (int R : {1, 2, 3}) {
+      SCOPED_TRACE(R);
+      const int outer = omp_get_max_threads();
+      DataParallelTrainGraph<double> dp(c, B, T, R);
+      EXPECT_EQ(dp.replicas(), R);
+      std::vector<double> g(p.size()), g2(p.size());
+      const GraphLoss l =
+          dp.forward_backward(p.data(), batch.tokens.data(), batch.targets.data(), g.data());
+      EXPECT_EQ(omp_get_max_threads(), outer);
+      EXPECT_EQ(l.scored, ref.scored);
+      EXPECT_NEAR(l.mean(), ref.mean(), 1e-12 * ref.mean());
+      double worst = 0;
+      for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, std::abs(g[i] - g_ref[i]));
+      EXPECT_LT(worst, 1e-12 * g_norm);
+      const GraphLoss f = dp.forward(p.data(), batch.tokens.data(), batch.targets.data());
+      EXPECT_NEAR(f.sum_nll, ref.sum_nll, 1e-12 * ref.sum_nll);
+      dp.forward_backward(p.data(), batch.tokens.data(), batch.targets.data(), g2.data());
+      EXPECT_EQ(g, g2);
+    }
+    // More replicas than sequences: capped at the batch.
+    EXPECT_EQ(DataParallelTrainGraph<double>(c, 2, T, 8).replicas(), 2);
+    // A bad token in the last replica's rows is still the graph's InputError.
+    batch.tokens.back() = 99;
+    DataParallelTrainGraph<float> dpf(c, B, T, 2);
+    EXPECT_THROW(dpf.forward(w.params.data(), batch.tokens.data(), batch.targets.data()),
+                 InputError);
+  }
 }
 
 }  // namespace

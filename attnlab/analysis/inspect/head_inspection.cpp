@@ -175,6 +175,7 @@ InspectResult inspect_gpt2_heads(const Gpt2Model& model, std::span<const std::in
   r.n_embd = cfg.n_embd;
   r.n_positions = cfg.n_positions;
   r.vocab_size = cfg.vocab_size;
+  r.positions = std::string(models::gpt2::to_string(cfg.position_mode));
   r.attention = opt.attention ? models::gpt2::describe_attention_override(*opt.attention)
                               : cfg.attention.describe();
   r.attention_spec = opt.attention.value_or(cfg.attention.spec).to_json();
@@ -366,7 +367,8 @@ nlohmann::json to_json(const InspectResult& r) {
                 {"n_head", r.n_head},
                 {"n_embd", r.n_embd},
                 {"n_positions", r.n_positions},
-                {"vocab_size", r.vocab_size}};
+                {"vocab_size", r.vocab_size},
+                {"positions", r.positions}};
   j["attention"] = r.attention;
   j["attention_spec"] = r.attention_spec;
   j["thresholds"] = {{"sink", r.sink_threshold},
@@ -436,6 +438,7 @@ InspectResult inspect_from_json(const nlohmann::json& j) {
     r.n_embd = m.at("n_embd").get<Index>();
     r.n_positions = m.at("n_positions").get<Index>();
     r.vocab_size = m.at("vocab_size").get<Index>();
+    r.positions = m.value("positions", std::string("learned"));
     r.attention = j.at("attention").get<std::string>();
     r.attention_spec = j.at("attention_spec");
     const auto& th = j.at("thresholds");

@@ -63,8 +63,8 @@
 namespace attnlab::analysis {
 
 struct InspectOptions {
-  Index context = 0;                   // tokens per chunk; 0 = the model's n_positions
-  Index max_tokens = 0;                // 0 = all tokens of the text
+  Index context = 0;     // tokens per chunk; 0 = the model's n_positions
+  Index max_tokens = 0;  // 0 = all tokens of the text
   std::optional<attention::AttentionSpec> attention;  // inference override; unset = the model's own
   double sink_threshold = 0.3;
   double overloaded_threshold = 0.9;
@@ -116,7 +116,8 @@ struct InspectResult {
   InspectSource source;
   std::string model_description;
   Index n_layer = 0, n_head = 0, n_embd = 0, n_positions = 0, vocab_size = 0;
-  std::string attention;  // the override, in words
+  std::string positions = "learned";  // the model's own position mode (config.json)
+  std::string attention;              // the override, in words
   nlohmann::json attention_spec;
   double sink_threshold = 0.3, overloaded_threshold = 0.9, collapsed_threshold = 0.9;
   Index text_bytes = 0, tokens = 0, chunks = 0, context = 0, rows = 0;

@@ -167,7 +167,8 @@ void linear_row_weights(const AttentionJob& job, Index h, Index i, std::span<dou
     total += a;
   }
   for (Index j = 0; j < job.M; ++j)
-    weights[static_cast<std::size_t>(j)] = total > 0.0 ? weights[static_cast<std::size_t>(j)] / total : 0.0;
+    weights[static_cast<std::size_t>(j)] =
+        total > 0.0 ? weights[static_cast<std::size_t>(j)] / total : 0.0;
 }
 
 // Logits of row i of head h into `logits` [M] (−∞ where invisible or dropped by top-k), then
@@ -294,6 +295,15 @@ Gpt2Model::Gpt2Model(Gpt2Weights weights) : weights_(std::move(weights)) {
   for (Index i = 0; i < P * C; ++i)
     ss += static_cast<double>(weights_.wpe()[i]) * weights_.wpe()[i];
   wpe_rms_ = std::sqrt(ss / static_cast<double>(P * C));
+  if (wpe_rms_ == 0.0) {
+    // No position table (a model trained with none/RoPE/ALiBi keeps wpe at zero): a sinusoidal
+    // override is scaled to the token embeddings' RMS instead, so it is not a no-op.
+    const Index V = config().vocab_size;
+    double se = 0.0;
+    for (Index i = 0; i < V * C; ++i)
+      se += static_cast<double>(weights_.wte()[i]) * weights_.wte()[i];
+    wpe_rms_ = std::sqrt(se / static_cast<double>(V * C));
+  }
   const Index d = config().head_dim();
   if (d % 2 == 0) rope_ = nn::RopeTable(P, d);
 }
@@ -326,9 +336,10 @@ attention::AttentionSpec Gpt2Model::layer_spec(const ForwardOptions& o, Index la
     throw UsageError("GPT-2 forward: a key padding mask is not supported (pass the tokens only)");
   }
   if (o.attention && c.attention.linear) {
-    throw UsageError(str_cat("GPT-2 forward: this model was trained with linear (elu+1) "
-                             "attention; an attention override (",
-                             o.attention->describe(), ") does not apply to it"));
+    throw UsageError(
+        str_cat("GPT-2 forward: this model was trained with linear (elu+1) "
+                "attention; an attention override (",
+                o.attention->describe(), ") does not apply to it"));
   }
   std::vector<double> rates;
   if (const float* r = weights_.layer(layer).decay_rate) rates.assign(r, r + c.n_head);
@@ -426,9 +437,10 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
   const float* wte = weights_.wte();
   const float* wpe = weights_.wpe();
   // A model trained with sinusoidal positions stores its table in wpe: add wpe as for learned
-  // ones. An explicit sinusoidal override adds the table scaled to wpe's RMS instead.
-  const bool add_wpe = positions == PositionMode::learned ||
-                       (!o.positions && positions == PositionMode::sinusoidal);
+  // ones. An explicit sinusoidal override adds the table scaled to wpe's RMS instead (wte's
+  // RMS when wpe is all zero).
+  const bool add_wpe =
+      positions == PositionMode::learned || (!o.positions && positions == PositionMode::sinusoidal);
   const bool add_sinus = o.positions && positions == PositionMode::sinusoidal;
   MatrixD sinus;
   if (add_sinus) {
@@ -501,7 +513,7 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
       for (Index h = 0; h < H; ++h)
         std::copy(q.data() + (h * n + n - 1) * d, q.data() + (h * n + n) * d, q1.data() + h * d);
       const ScoreMods mods1(spec, H, 1, M, d);
-      const AttentionJob job1{&spec, &mods1, &cache, l,           H,     1,
+      const AttentionJob job1{&spec, &mods1, &cache, l,         H,           1,
                               M,     d,      M - 1,  q1.data(), linear_attn, prefix};
       const Index r = n - 1;
       attend_rows(job1, att.data() + r * C, nullptr);
@@ -523,10 +535,10 @@ ForwardResult Gpt2Model::forward(std::span<const std::int32_t> tokens, KvCache& 
     }
     Kernel kernel = o.kernel;
     if (kernel == Kernel::automatic) {
-      kernel = !linear_attn && spec.is_softmax_family() && spec.topk == 0 &&
-                       n > o.row_kernel_max_rows
-                   ? Kernel::fused
-                   : Kernel::reference;
+      kernel =
+          !linear_attn && spec.is_softmax_family() && spec.topk == 0 && n > o.row_kernel_max_rows
+              ? Kernel::fused
+              : Kernel::reference;
     }
     if (kernel == Kernel::fused && linear_attn) {
       throw UsageError("GPT-2 forward: the fused kernel does not run linear (elu+1) attention");

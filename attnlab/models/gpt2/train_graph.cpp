@@ -49,12 +49,12 @@ nn::GeluKind gelu_kind(Activation a) {
 // Activations of one layer kept for its backward. Rows are b·T + t.
 template <class T>
 struct LayerActs {
-  Buffer<T> x_in;                   // [BT, C] residual stream entering the layer
-  Buffer<T> ln1, mean1, rstd1;      // [BT, C], [BT], [BT]
-  Buffer<T> att;                    // [BT, C] merged attention output
-  Buffer<T> x_mid;                  // [BT, C] after the attention residual
-  Buffer<T> ln2, mean2, rstd2;      // [BT, C], [BT], [BT]
-  Buffer<T> fc, act;                // [BT, F] pre-activation and GELU output
+  Buffer<T> x_in;                         // [BT, C] residual stream entering the layer
+  Buffer<T> ln1, mean1, rstd1;            // [BT, C], [BT], [BT]
+  Buffer<T> att;                          // [BT, C] merged attention output
+  Buffer<T> x_mid;                        // [BT, C] after the attention residual
+  Buffer<T> ln2, mean2, rstd2;            // [BT, C], [BT], [BT]
+  Buffer<T> fc, act;                      // [BT, F] pre-activation and GELU output
   std::vector<SequenceAttention<T>> seq;  // [B]
   attention::AttentionSpec spec;          // what this layer ran
   AttentionPath path = AttentionPath::reference;
@@ -75,8 +75,17 @@ struct GptTrainGraph<T>::Impl {
   const std::int32_t* tokens = nullptr;
 
   Impl(const Gpt2Config& c, Index batch, Index seq)
-      : cfg(c), layout(c), B(batch), Tn(seq), C(c.n_embd), H(c.n_head), d(c.head_dim()),
-        F(c.ffn_dim()), V(c.vocab_size), L(c.n_layer), BT(batch * seq),
+      : cfg(c),
+        layout(c),
+        B(batch),
+        Tn(seq),
+        C(c.n_embd),
+        H(c.n_head),
+        d(c.head_dim()),
+        F(c.ffn_dim()),
+        V(c.vocab_size),
+        L(c.n_layer),
+        BT(batch * seq),
         prefix(c.attention.learnable_sink ? 1 : 0) {
     const Index M = Tn + prefix;
     layers.resize(static_cast<std::size_t>(L));
@@ -124,9 +133,8 @@ struct GptTrainGraph<T>::Impl {
                                  " column ", r % Tn, " is outside the vocabulary [0, ", V, ")"));
       }
       if (tgt[r] >= V) {
-        throw InputError(str_cat("GPT training graph: target id ", tgt[r], " at batch row ",
-                                 r / Tn, " column ", r % Tn, " is outside the vocabulary [0, ", V,
-                                 ")"));
+        throw InputError(str_cat("GPT training graph: target id ", tgt[r], " at batch row ", r / Tn,
+                                 " column ", r % Tn, " is outside the vocabulary [0, ", V, ")"));
       }
     }
   }
@@ -228,8 +236,8 @@ struct GptTrainGraph<T>::Impl {
                         gp + layout.fc_w, gp + layout.fc_b);
     // dx_mid = dx + LN2ᵀ(dtmp); LN backward overwrites its output, so go through dbig.
     T* dln = dbig.data();
-    nn::layernorm_backward(a.x_mid.data(), BT, C, lp + layout.ln2_w, a.mean2.data(),
-                           a.rstd2.data(), dtmp.data(), dln, gp + layout.ln2_w, gp + layout.ln2_b);
+    nn::layernorm_backward(a.x_mid.data(), BT, C, lp + layout.ln2_w, a.mean2.data(), a.rstd2.data(),
+                           dtmp.data(), dln, gp + layout.ln2_w, gp + layout.ln2_b);
     add_inplace(dx.data(), dln, BT * C);
     // Attention: x_mid = x_in + att · Wproj + b.
     nn::linear_backward(a.att.data(), BT, C, lp + layout.proj_w, C, dx.data(), dtmp.data(),
@@ -237,15 +245,16 @@ struct GptTrainGraph<T>::Impl {
     attention_backward(gp, a, dtmp.data(), dqkv.data());
     nn::linear_backward(a.ln1.data(), BT, C, lp + layout.qkv_w, 3 * C, dqkv.data(), dtmp.data(),
                         gp + layout.qkv_w, gp + layout.qkv_b);
-    nn::layernorm_backward(a.x_in.data(), BT, C, lp + layout.ln1_w, a.mean1.data(),
-                           a.rstd1.data(), dtmp.data(), dln, gp + layout.ln1_w, gp + layout.ln1_b);
+    nn::layernorm_backward(a.x_in.data(), BT, C, lp + layout.ln1_w, a.mean1.data(), a.rstd1.data(),
+                           dtmp.data(), dln, gp + layout.ln1_w, gp + layout.ln1_b);
     add_inplace(dx.data(), dln, BT * C);
   }
 
   // d_att [BT, C] (merged heads) -> dqkv [BT, 3C]; sink and decay-rate gradients into gp.
   void attention_backward(T* gp, LayerActs<T>& a, const T* d_att, T* dqkv) {
     std::vector<std::vector<double>> dslope(static_cast<std::size_t>(B));
-    std::vector<Tensor3<T>> dsink_k(static_cast<std::size_t>(B)), dsink_v(static_cast<std::size_t>(B));
+    std::vector<Tensor3<T>> dsink_k(static_cast<std::size_t>(B)),
+        dsink_v(static_cast<std::size_t>(B));
     for_each_sequence(B, [&](Index b) {
       const SequenceAttention<T>& s = a.seq[static_cast<std::size_t>(b)];
       Tensor3<T> dout(H, Tn, d);
@@ -295,12 +304,13 @@ struct GptTrainGraph<T>::Impl {
   }
 
   GraphLoss forward_backward(const T* params, const std::int32_t* tok, const std::int32_t* tgt,
-                             T* grads) {
+                             T* grads, Index normalizer) {
     check_ids(tok, tgt);
     run_forward(params, tok);
     std::fill(grads, grads + layout.total, T(0));
     Index scored = 0;
     for (Index i = 0; i < BT; ++i) scored += tgt[i] >= 0 ? 1 : 0;
+    if (normalizer > 0) scored = normalizer;
     const double scale = scored > 0 ? 1.0 / static_cast<double>(scored) : 0.0;
     Buffer<T> dx = buffer<T>(BT * C), dtmp = buffer<T>(BT * C), dbig = buffer<T>(BT * F),
               dqkv = buffer<T>(BT * 3 * C);
@@ -309,9 +319,8 @@ struct GptTrainGraph<T>::Impl {
     const double sum = nn::tied_softmax_xent(lnf.data(), BT, C, params + head, V, tgt, scale,
                                              dtmp.data(), grads + head);
     GraphLoss loss = make_loss(sum, tgt, BT);
-    nn::layernorm_backward(x_final.data(), BT, C, params + layout.lnf_w, meanf.data(),
-                           rstdf.data(), dtmp.data(), dx.data(), grads + layout.lnf_w,
-                           grads + layout.lnf_b);
+    nn::layernorm_backward(x_final.data(), BT, C, params + layout.lnf_w, meanf.data(), rstdf.data(),
+                           dtmp.data(), dx.data(), grads + layout.lnf_w, grads + layout.lnf_b);
     for (Index l = L - 1; l >= 0; --l) layer_backward(params, grads, l, dx, dtmp, dbig, dqkv);
     T* dwpe = cfg.position_mode == PositionMode::learned ? grads + layout.wpe : nullptr;
     nn::embedding_backward(tok, positions.data(), BT, C, dx.data(), grads + layout.wte, dwpe);
@@ -321,16 +330,15 @@ struct GptTrainGraph<T>::Impl {
   GraphLoss forward(const T* params, const std::int32_t* tok, const std::int32_t* tgt) {
     check_ids(tok, tgt);
     run_forward(params, tok);
-    const double sum =
-        nn::tied_softmax_xent(lnf.data(), BT, C, params + layout.lm_head, V, tgt);
+    const double sum = nn::tied_softmax_xent(lnf.data(), BT, C, params + layout.lm_head, V, tgt);
     return make_loss(sum, tgt, BT);
   }
 
   std::size_t activation_bytes() const {
     const auto per_layer = static_cast<std::size_t>(BT * (6 * C + 2 * F + 4) +
                                                     B * H * (2 * Tn + 2 * (Tn + prefix)) * d);
-    return sizeof(T) * (per_layer * static_cast<std::size_t>(L) +
-                        static_cast<std::size_t>(BT * (5 * C + 2)));
+    return sizeof(T) *
+           (per_layer * static_cast<std::size_t>(L) + static_cast<std::size_t>(BT * (5 * C + 2)));
   }
 };
 
@@ -381,8 +389,9 @@ GraphLoss GptTrainGraph<T>::forward(const T* params, const std::int32_t* tokens,
 
 template <class T>
 GraphLoss GptTrainGraph<T>::forward_backward(const T* params, const std::int32_t* tokens,
-                                             const std::int32_t* targets, T* grads) {
-  return impl_->forward_backward(params, tokens, targets, grads);
+                                             const std::int32_t* targets, T* grads,
+                                             Index normalizer) {
+  return impl_->forward_backward(params, tokens, targets, grads, normalizer);
 }
 
 template class GptTrainGraph<float>;

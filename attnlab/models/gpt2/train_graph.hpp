@@ -75,8 +75,10 @@ class GptTrainGraph {
   GraphLoss forward(const T* params, const std::int32_t* tokens, const std::int32_t* targets);
   // Loss and gradients: grads [num_params] is overwritten with ∂(mean loss)/∂params
   // (frozen or unused parameters get 0). NumericError when the loss is not finite.
+  // normalizer > 0 divides the summed NLL by it instead of by this batch's scored count (the
+  // data-parallel graph passes the whole batch's count to each of its replicas).
   GraphLoss forward_backward(const T* params, const std::int32_t* tokens,
-                             const std::int32_t* targets, T* grads);
+                             const std::int32_t* targets, T* grads, Index normalizer = 0);
 
  private:
   struct Impl;

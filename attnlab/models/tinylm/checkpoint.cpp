@@ -19,8 +19,8 @@ constexpr const char* kVersion = "1";
 std::string encode_checkpoint(const TrainState& s) {
   const std::size_t P = gpt2::Gpt2Layout(s.config).total;
   if (s.params.size() != P || s.adam_m.size() != P || s.adam_v.size() != P) {
-    throw UsageError(str_cat("checkpoint: state holds ", s.params.size(), "/", s.adam_m.size(),
-                             "/", s.adam_v.size(), " values, the config needs ", P));
+    throw UsageError(str_cat("checkpoint: state holds ", s.params.size(), "/", s.adam_m.size(), "/",
+                             s.adam_v.size(), " values, the config needs ", P));
   }
   io::SafetensorsWriter w;
   const std::vector<Index> shape{static_cast<Index>(P)};
@@ -42,19 +42,21 @@ void save_checkpoint(const std::filesystem::path& path, const TrainState& state)
 
 TrainState parse_checkpoint(std::string bytes, std::string_view source) {
   const std::string src = str_cat("checkpoint '", source, "'");
-  const io::SafetensorsFile f = io::SafetensorsFile::from_bytes(std::move(bytes), std::string(source));
+  const io::SafetensorsFile f =
+      io::SafetensorsFile::from_bytes(std::move(bytes), std::string(source));
   const auto& meta = f.metadata();
   auto field = [&](const char* key) -> const std::string& {
     const auto it = meta.find(key);
     if (it == meta.end()) {
-      throw FormatError(str_cat(src, ": no '", key, "' in __metadata__ (not an attnlab training "
-                                                 "checkpoint)"));
+      throw FormatError(str_cat(src, ": no '", key,
+                                "' in __metadata__ (not an attnlab training "
+                                "checkpoint)"));
     }
     return it->second;
   };
   if (field("format") != kFormat) {
-    throw FormatError(str_cat(src, ": __metadata__.format = '", field("format"), "', expected '",
-                              kFormat, "'"));
+    throw FormatError(
+        str_cat(src, ": __metadata__.format = '", field("format"), "', expected '", kFormat, "'"));
   }
   if (field("version") != kVersion) {
     throw FormatError(str_cat(src, ": checkpoint version '", field("version"),
@@ -81,8 +83,8 @@ TrainState parse_checkpoint(std::string bytes, std::string_view source) {
     const io::SafetensorsTensor* t = f.find(name);
     if (!t) throw FormatError(str_cat(src, ": missing tensor '", name, "'"));
     if (t->dtype != io::SafetensorsDtype::F32 || t->shape.size() != 1 || t->shape[0] != P) {
-      throw FormatError(str_cat(src, ": tensor '", name, "' must be F32 [", P,
-                                "] for its config (", s.config.describe(), ")"));
+      throw FormatError(str_cat(src, ": tensor '", name, "' must be F32 [", P, "] for its config (",
+                                s.config.describe(), ")"));
     }
   }
   if (f.tensors().size() != 3) {

@@ -30,11 +30,11 @@
 namespace attnlab::models::tinylm {
 
 struct TrainState {
-  std::int64_t step = 0;       // optimizer steps done
+  std::int64_t step = 0;  // optimizer steps done
   gpt2::Gpt2Config config;
-  nlohmann::json options;      // TrainOptions::to_json()
-  nlohmann::json dataset;      // LmDataset::to_json()
-  nlohmann::json history;      // {"curve": [...], "evals": [...]}
+  nlohmann::json options;                     // TrainOptions::to_json()
+  nlohmann::json dataset;                     // LmDataset::to_json()
+  nlohmann::json history;                     // {"curve": [...], "evals": [...]}
   std::vector<float> params, adam_m, adam_v;  // [P] each
 };
 

@@ -42,6 +42,9 @@ LmRecipe default_lm_recipe(bool quick) {
   LmRecipe r;
   TrainOptions& o = r.options;
   o.seed = 1;
+  // RoPE: measured on KJV (4L/128, batch 8, 400 steps, lr 4e-3) it reaches 2.41 bits/char where
+  // learned positions are still on the bigram plateau at 3.31 (README, `attnlab train`).
+  o.positions = gpt2::PositionMode::rope;
   if (quick) {
     o.layers = 2;
     o.width = 64;
@@ -53,8 +56,15 @@ LmRecipe default_lm_recipe(bool quick) {
     o.sink_sequences = 32;
     return r;
   }
-  o.steps = 1000;
-  o.eval_every = 100;
+  // 3000 steps x 8 x 256 = 6.1M tokens (1.6 epochs of the training split): about 7 minutes on
+  // 2 cores, held-out 1.84 bits/char against the n-gram's 1.90 (closing note of issue 10).
+  o.batch = 8;
+  o.steps = 3000;
+  o.lr = 4e-3;
+  o.min_lr = 4e-4;
+  o.warmup = 100;
+  o.eval_every = 250;
+  o.sink_sequences = 50;
   return r;
 }
 

@@ -1,5 +1,7 @@
 #include "attnlab/models/tinylm/lm_dataset.hpp"
 
+#include <cstdio>
+
 #include <algorithm>
 
 #include "attnlab/core/error.hpp"
@@ -61,9 +63,8 @@ std::vector<Batch> LmDataset::eval_windows(Index seq, Index count, Index rows) c
   const std::size_t span = val.size() - static_cast<std::size_t>(seq) - 1;
   std::vector<std::size_t> starts;
   for (Index k = 0; k < count; ++k) {
-    starts.push_back(count > 1 ? span * static_cast<std::size_t>(k) /
-                                     static_cast<std::size_t>(count - 1)
-                               : 0);
+    starts.push_back(
+        count > 1 ? span * static_cast<std::size_t>(k) / static_cast<std::size_t>(count - 1) : 0);
   }
   return pack(val, starts, seq, rows, false);
 }
@@ -82,8 +83,13 @@ nlohmann::json LmDataset::to_json() const {
           {"corpus_bytes", corpus_bytes},
           {"tokenizer", tokenizer},
           {"vocab_size", vocab_size},
-          {"split", str_cat("contiguous: first floor(", train_fraction,
-                            " * n) tokens train, the rest validation")},
+          {"split",
+           [&] {
+             char f[32];
+             std::snprintf(f, sizeof f, "%.6g", train_fraction);
+             return str_cat("contiguous: first floor(", f,
+                            " * n) tokens train, the rest validation");
+           }()},
           {"train_tokens", train.size()},
           {"val_tokens", val.size()}};
 }

@@ -13,9 +13,12 @@ nlohmann::json SinkMetrics::to_json() const {
     for (Index h = 0; h < head_mass.cols(); ++h) row[h] = head_mass(l, h);
     heads.push_back(row);
   }
-  nlohmann::json j = {{"eps", eps},         {"seq", seq},
-                      {"sequences", sequences}, {"sink1", sink1},
-                      {"layer_mass", layer_mass}, {"head_mass", heads},
+  nlohmann::json j = {{"eps", eps},
+                      {"seq", seq},
+                      {"sequences", sequences},
+                      {"sink1", sink1},
+                      {"layer_mass", layer_mass},
+                      {"head_mass", heads},
                       {"has_slot", has_slot}};
   if (has_slot) {
     j["slot_sink"] = slot_sink;
@@ -30,8 +33,7 @@ SinkMetrics measure_sinks(const gpt2::Gpt2Model& model, std::span<const std::int
   const Index L = c.n_layer, H = c.n_head, T = o.seq;
   if (T < 2 || T > c.n_positions || static_cast<Index>(tokens.size()) < T) {
     throw UsageError(str_cat("measure_sinks: need 2 <= seq <= n_positions (", c.n_positions,
-                             ") and at least seq tokens; seq = ", T, ", tokens = ",
-                             tokens.size()));
+                             ") and at least seq tokens; seq = ", T, ", tokens = ", tokens.size()));
   }
   const Index available = static_cast<Index>(tokens.size()) / T;
   const Index S = std::max<Index>(1, std::min(o.sequences, available));
@@ -52,8 +54,8 @@ SinkMetrics measure_sinks(const gpt2::Gpt2Model& model, std::span<const std::int
   // Sequences spread evenly over the tokens.
   const Index stride = static_cast<Index>(tokens.size()) / S;
   for (Index s = 0; s < S; ++s) {
-    const auto window = tokens.subspan(static_cast<std::size_t>(s * stride),
-                                       static_cast<std::size_t>(T));
+    const auto window =
+        tokens.subspan(static_cast<std::size_t>(s * stride), static_cast<std::size_t>(T));
     const gpt2::ForwardResult r = model.forward(window, fo);
     for (const gpt2::CapturedMap& map : r.maps) {
       // α of a key k: mean over the queries that see it (all T rows see the slot and token 0).

@@ -35,11 +35,11 @@ struct SinkOptions {
 struct SinkMetrics {
   double eps = 0.3;
   Index seq = 0, sequences = 0;
-  double sink1 = 0;                  // Sink₁^ε: share of (l, h) with α(first token) > ε
-  std::vector<double> layer_mass;    // [L] mean over heads and sequences of α(first token)
-  MatrixD head_mass;                 // [L, H] mean over sequences of α(first token)
-  bool has_slot = false;             // learnable sink
-  double slot_sink = 0;              // share of (l, h) with α(slot) > ε
+  double sink1 = 0;                     // Sink₁^ε: share of (l, h) with α(first token) > ε
+  std::vector<double> layer_mass;       // [L] mean over heads and sequences of α(first token)
+  MatrixD head_mass;                    // [L, H] mean over sequences of α(first token)
+  bool has_slot = false;                // learnable sink
+  double slot_sink = 0;                 // share of (l, h) with α(slot) > ε
   std::vector<double> slot_layer_mass;  // [L]
   nlohmann::json to_json() const;
 };

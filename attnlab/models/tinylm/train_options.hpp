@@ -45,7 +45,9 @@ struct TrainOptions {
   Index sink_seq = 64, sink_sequences = 100;
   double sink_eps = 0.3;
 
-  std::int64_t warmup_steps() const { return warmup >= 0 ? warmup : std::min<std::int64_t>(100, steps / 10); }
+  std::int64_t warmup_steps() const {
+    return warmup >= 0 ? warmup : std::min<std::int64_t>(100, steps / 10);
+  }
   // UsageError naming the field and value.
   void validate() const;
   gpt2::Gpt2Config model_config(Index vocab_size) const;

@@ -9,8 +9,8 @@
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/progress.hpp"
 #include "attnlab/core/timer.hpp"
+#include "attnlab/models/gpt2/data_parallel_graph.hpp"
 #include "attnlab/models/gpt2/model.hpp"
-#include "attnlab/models/gpt2/train_graph.hpp"
 #include "attnlab/nn/adamw.hpp"
 
 namespace attnlab::models::tinylm {
@@ -62,7 +62,7 @@ void add_groups(nn::AdamW<float>& opt, const Gpt2Config& c) {
   if (!c.tie_word_embeddings) add(g.lm_head, V * C, true, "lm_head.weight");
 }
 
-double mean_loss(gpt2::GptTrainGraph<float>& graph, const float* params,
+double mean_loss(gpt2::DataParallelTrainGraph<float>& graph, const float* params,
                  const std::vector<Batch>& batches, Index* scored) {
   double sum = 0;
   Index n = 0;
@@ -96,7 +96,10 @@ std::vector<std::vector<double>> decay_rates(const Gpt2Weights& w) {
 }
 
 nlohmann::json step_json(const StepRecord& s) {
-  return {{"step", s.step}, {"loss", s.loss}, {"lr", s.lr}, {"grad_norm", s.grad_norm},
+  return {{"step", s.step},
+          {"loss", s.loss},
+          {"lr", s.lr},
+          {"grad_norm", s.grad_norm},
           {"seconds", s.seconds}};
 }
 
@@ -169,8 +172,8 @@ void check_resume(const TrainState& s, const TrainOptions& o, const nlohmann::js
     throw UsageError(str_cat("train --resume: the checkpoint belongs to a different run: ", all));
   }
   if (s.step > o.steps) {
-    throw UsageError(str_cat("train --resume: the checkpoint is at step ", s.step,
-                             ", past --steps ", o.steps));
+    throw UsageError(
+        str_cat("train --resume: the checkpoint is at step ", s.step, ", past --steps ", o.steps));
   }
 }
 
@@ -193,8 +196,8 @@ nlohmann::json TrainResult::to_json() const {
   j["steps_done"] = steps_done;
   j["stopped_early"] = stopped_early;
   j["history"] = history_json(curve, evals);
-  j["final_val_loss"] = std::isfinite(final_val_loss) ? nlohmann::json(final_val_loss)
-                                                      : nlohmann::json(nullptr);
+  j["final_val_loss"] =
+      std::isfinite(final_val_loss) ? nlohmann::json(final_val_loss) : nlohmann::json(nullptr);
   j["final_val_bits"] = std::isfinite(final_val_loss)
                             ? nlohmann::json(final_val_loss / std::log(2.0))
                             : nlohmann::json(nullptr);
@@ -209,7 +212,7 @@ nlohmann::json TrainResult::to_json() const {
 double full_validation_loss(const Gpt2Weights& weights, const LmDataset& dataset, Index seq,
                             Index* scored) {
   constexpr Index kRows = 16;
-  gpt2::GptTrainGraph<float> graph(weights.config, kRows, seq);
+  gpt2::DataParallelTrainGraph<float> graph(weights.config, kRows, seq);
   return mean_loss(graph, weights.params.data(), dataset.full_validation(seq, kRows), scored);
 }
 
@@ -250,7 +253,7 @@ TrainResult train_lm(const TrainOptions& o, const LmDataset& ds, const TrainCont
     }
   }
   const nn::CosineSchedule sched{o.lr, o.min_lr, o.warmup_steps(), o.steps};
-  gpt2::GptTrainGraph<float> graph(config, o.batch, o.context);
+  gpt2::DataParallelTrainGraph<float> graph(config, o.batch, o.context);
   std::vector<float> grads(P);
   const std::vector<Batch> eval_batches = ds.eval_windows(o.context, o.eval_windows, o.batch);
   auto save_state = [&](std::int64_t step) {
@@ -285,9 +288,8 @@ TrainResult train_lm(const TrainOptions& o, const LmDataset& ds, const TrainCont
   for (std::int64_t step = start + 1; step <= last; ++step) {
     Timer t;
     const Batch b = ds.train_batch(o.batch, o.context, o.seed, step);
-    const gpt2::GraphLoss loss =
-        graph.forward_backward(r.weights.params.data(), b.tokens.data(), b.targets.data(),
-                               grads.data());
+    const gpt2::GraphLoss loss = graph.forward_backward(r.weights.params.data(), b.tokens.data(),
+                                                        b.targets.data(), grads.data());
     const double norm = nn::clip_grad_norm(grads.data(), P, o.clip);
     const double lr = nn::cosine_lr(sched, step);
     opt.step(r.weights.params.data(), grads.data(), lr);

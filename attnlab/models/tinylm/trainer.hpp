@@ -2,7 +2,8 @@
 //
 // Loop (step s = 1 .. steps, all of it deterministic for a fixed thread count):
 //   batch_s = dataset.train_batch(B, T, seed, s)                     (lm_dataset.hpp)
-//   loss, g = GptTrainGraph<float>::forward_backward(θ, batch_s)      (models/gpt2/train_graph.hpp)
+//   loss, g = DataParallelTrainGraph<float>::forward_backward(θ, batch_s)
+//             (models/gpt2/data_parallel_graph.hpp: one replica per thread over the sequences)
 //   g ← clip(g, clip);  θ ← AdamW(θ, g, cosine_lr(s))                (nn/adamw.hpp)
 //   every eval_every steps and at the last: validation loss on eval_windows fixed windows,
 //     Sink₁^ε and per-layer sink mass (sink_metrics.hpp), learned decay rates

@@ -17,8 +17,10 @@ double tied_softmax_xent(const T* h, Index n, Index C, const T* E, Index V,
   if (grads != (dE != nullptr)) {
     throw UsageError("tied_softmax_xent: dh and dE must be given together");
   }
-  if (row_nll) row_nll->assign(static_cast<std::size_t>(n), std::numeric_limits<double>::quiet_NaN());
-  const Index chunk = std::max<Index>(1, std::min<Index>(n, (Index{1} << 20) / std::max<Index>(1, V)));
+  if (row_nll)
+    row_nll->assign(static_cast<std::size_t>(n), std::numeric_limits<double>::quiet_NaN());
+  const Index chunk =
+      std::max<Index>(1, std::min<Index>(n, (Index{1} << 20) / std::max<Index>(1, V)));
   AlignedVector<T> z(static_cast<std::size_t>(chunk * V));
   std::vector<double> nll(static_cast<std::size_t>(chunk));
   double total = 0.0;
@@ -34,15 +36,25 @@ double tied_softmax_xent(const T* h, Index n, Index C, const T* E, Index V,
         if (grads) std::fill(zr, zr + V, T(0));
         continue;
       }
-      double mx = -std::numeric_limits<double>::infinity();
-      for (Index v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(zr[v]));
+      T mx = -std::numeric_limits<T>::infinity();
+      for (Index v = 0; v < V; ++v) mx = std::max(mx, zr[v]);
+      const T z_target = zr[target];
+      // One exp per logit in T (relative error ~1 ulp of T), summed in double; with gradients
+      // the exponentials are kept in z and scaled to softmax · grad_scale in a second pass.
       double sum = 0.0;
-      for (Index v = 0; v < V; ++v) sum += std::exp(static_cast<double>(zr[v]) - mx);
-      const double lse = mx + std::log(sum);
-      nll[static_cast<std::size_t>(r)] = lse - static_cast<double>(zr[target]);
       if (grads) {
-        for (Index v = 0; v < V; ++v)
-          zr[v] = static_cast<T>(grad_scale * std::exp(static_cast<double>(zr[v]) - lse));
+        for (Index v = 0; v < V; ++v) {
+          zr[v] = std::exp(zr[v] - mx);
+          sum += static_cast<double>(zr[v]);
+        }
+      } else {
+        for (Index v = 0; v < V; ++v) sum += static_cast<double>(std::exp(zr[v] - mx));
+      }
+      const double lse = static_cast<double>(mx) + std::log(sum);
+      nll[static_cast<std::size_t>(r)] = lse - static_cast<double>(z_target);
+      if (grads) {
+        const T scale = static_cast<T>(grad_scale / sum);
+        for (Index v = 0; v < V; ++v) zr[v] *= scale;
         zr[target] -= static_cast<T>(grad_scale);
       }
     }

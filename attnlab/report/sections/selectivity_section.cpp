@@ -17,8 +17,8 @@
 #include "attnlab/report/figures.hpp"
 #include "attnlab/report/html.hpp"
 #include "attnlab/report/report_builder.hpp"
-#include "attnlab/report/studies/tiny_lm.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
+#include "attnlab/report/studies/tiny_lm.hpp"
 
 namespace attnlab::report {
 namespace {
@@ -578,9 +578,8 @@ nlohmann::json run_model_capture(const ReportOptions& options, const sel::Select
   o.lengths.clear();
   for (Index L = 32; L <= n - mo.queries + 1; L *= 2) o.lengths.push_back(L);
   if (o.lengths.size() < 2) {
-    throw InputError(str_cat("selectivity study: the text for ", what, " (", text_source,
-                             ") has ", n, " tokens; the capture needs at least ",
-                             64 + mo.queries - 1));
+    throw InputError(str_cat("selectivity study: the text for ", what, " (", text_source, ") has ",
+                             n, " tokens; the capture needs at least ", 64 + mo.queries - 1));
   }
   o.critical_lengths.clear();
   o.reference_length = 0;
@@ -619,9 +618,9 @@ nlohmann::json run_tiny_lm_capture(const ReportOptions& options,
   const auto& lm = report_tiny_lm(options);
   const models::gpt2::Gpt2Model model(models::gpt2::load_gpt2(lm.dir));
   const models::gpt2::BpeTokenizer tok = models::gpt2::BpeTokenizer::load(lm.dir);
-  nlohmann::json j = run_model_capture(options, base, model, tok, tiny_lm_sample_text(options, 2048),
-                                       "attnlab's trained tiny LM",
-                                       "the KJV validation split (held out from training)");
+  nlohmann::json j = run_model_capture(
+      options, base, model, tok, tiny_lm_sample_text(options, 2048), "attnlab's trained tiny LM",
+      "the KJV validation split (held out from training)");
   j["model_kind"] = "tiny_lm";
   return j;
 }
@@ -644,10 +643,11 @@ std::string render_gpt2_capture(const nlohmann::json& j) {
   body += comparison_table(r);
   if (const auto* sm = r.find("softmax")) {
     const auto& s = sm->summary;
-    body += callout(CalloutKind::kNote, tiny ? "Trained tiny LM vs the paper" : "GPT-2 vs the paper",
-                    "Softmax on these heads: critical N/L = " + format_percent(s.critical_ratio) +
-                        " (paper: ≈ 6%), N_s/N plateau " + format_percent(s.ns_plateau) +
-                        " (paper: 70–85%), d~ slope vs L " + fmt(s.distance_slope) + ".");
+    body +=
+        callout(CalloutKind::kNote, tiny ? "Trained tiny LM vs the paper" : "GPT-2 vs the paper",
+                "Softmax on these heads: critical N/L = " + format_percent(s.critical_ratio) +
+                    " (paper: ≈ 6%), N_s/N plateau " + format_percent(s.ns_plateau) +
+                    " (paper: 70–85%), d~ slope vs L " + fmt(s.distance_slope) + ".");
   }
   return body;
 }
