@@ -90,8 +90,8 @@ void run_perplexity(const PerplexityCliOptions& o) {
   result["tokenizer"] = tok_source;
   result["text"] = o.text;
   result["text_bytes"] = text.size();
-  result["attention"] = spec ? models::gpt2::describe_attention_override(*spec)
-                             : model.config().attention.describe();
+  result["attention"] =
+      spec ? models::gpt2::describe_attention_override(*spec) : model.config().attention.describe();
   result["attention_spec"] = spec.value_or(model.config().attention.spec).to_json();
   result["tokens"] = r.tokens;
   result["tokens_scored"] = r.tokens_scored;

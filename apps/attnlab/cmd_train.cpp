@@ -102,7 +102,8 @@ void run_train(TrainCliOptions& o) {
   t.validate();
   const fs::path out(o.out);
   check_output_dir(out);
-  const fs::path ckpt = o.resume_from.empty() ? out / "checkpoint.safetensors" : fs::path(o.resume_from);
+  const fs::path ckpt =
+      o.resume_from.empty() ? out / "checkpoint.safetensors" : fs::path(o.resume_from);
   models::tinylm::TrainControl ctl;
   ctl.checkpoint_path = out / "checkpoint.safetensors";
   ctl.checkpoint_every = o.checkpoint_every;
@@ -166,9 +167,10 @@ void register_train(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option("--mlp-ratio", t.mlp_ratio, "MLP width / C")->check(positive_number());
   cmd->add_option("--positions", opts->positions, "learned | none | sinusoidal | rope | alibi");
-  cmd->add_option("--attention", opts->attention,
-                  "full | window=W | sinks=S,window=W | decay=G[:G..] | alibi | topk=K | ssmax | "
-                  "sparsemax | entmax15 | linear | learned_decay | learnable_sink (comma-separated)");
+  cmd->add_option(
+      "--attention", opts->attention,
+      "full | window=W | sinks=S,window=W | decay=G[:G..] | alibi | topk=K | ssmax | "
+      "sparsemax | entmax15 | linear | learned_decay | learnable_sink (comma-separated)");
   cmd->add_option("--batch", t.batch, "Sequences per step")->check(positive_number());
   cmd->add_option("--steps", t.steps, "Optimizer steps")->check(positive_number());
   cmd->add_option("--lr", t.lr, "Peak learning rate")->check(positive_number());
@@ -180,8 +182,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--beta1", t.beta1, "AdamW beta1")->check(non_negative_number());
   cmd->add_option("--beta2", t.beta2, "AdamW beta2")->check(non_negative_number());
   cmd->add_option("--clip", t.clip, "Gradient norm clip (0 = off)")->check(non_negative_number());
-  cmd->add_option("--eval-every", t.eval_every, "Evaluate every K steps")
-      ->check(positive_number());
+  cmd->add_option("--eval-every", t.eval_every, "Evaluate every K steps")->check(positive_number());
   cmd->add_option("--eval-windows", t.eval_windows, "Validation windows per evaluation")
       ->check(positive_number());
   cmd->add_option("--sink-seq", t.sink_seq, "Sequence length of the sink metric (Gu et al.: 64)")

@@ -13,9 +13,11 @@ AdamW<T>::AdamW(std::size_t num_params, const AdamWOptions& options)
     : o_(options), m_(num_params, T(0)), v_(num_params, T(0)) {
   if (!(o_.lr >= 0.0) || !(o_.beta1 >= 0.0 && o_.beta1 < 1.0) ||
       !(o_.beta2 >= 0.0 && o_.beta2 < 1.0) || !(o_.eps > 0.0) || !(o_.weight_decay >= 0.0)) {
-    throw UsageError(str_cat("AdamW: need lr >= 0, 0 <= beta1, beta2 < 1, eps > 0, weight_decay "
-                             ">= 0 (got lr=", o_.lr, " beta1=", o_.beta1, " beta2=", o_.beta2,
-                             " eps=", o_.eps, " weight_decay=", o_.weight_decay, ")"));
+    throw UsageError(
+        str_cat("AdamW: need lr >= 0, 0 <= beta1, beta2 < 1, eps > 0, weight_decay "
+                ">= 0 (got lr=",
+                o_.lr, " beta1=", o_.beta1, " beta2=", o_.beta2, " eps=", o_.eps,
+                " weight_decay=", o_.weight_decay, ")"));
   }
 }
 

@@ -70,8 +70,8 @@ class AdamW {
 };
 
 struct CosineSchedule {
-  double lr = 1e-3;        // peak
-  double min_lr = 1e-4;    // floor after decay
+  double lr = 1e-3;      // peak
+  double min_lr = 1e-4;  // floor after decay
   std::int64_t warmup = 100;
   std::int64_t total = 1000;  // step at which the cosine reaches min_lr
 };

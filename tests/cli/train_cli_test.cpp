@@ -29,11 +29,14 @@ class TrainCli : public ::testing::Test {
   void SetUp() override { testing::write_bytes(dir_ / "c.txt", corpus_text()); }
   std::string p(const std::string& name) { return (dir_ / name).string(); }
   std::vector<std::string> tiny(const std::string& out, const std::string& steps = "20") {
-    return {"train",  "--corpus",   p("c.txt"), "--out",    p(out),       "--layers",
-            "2",      "--width",    "16",       "--heads",  "2",          "--context",
-            "16",     "--batch",    "4",        "--steps",  steps,        "--eval-every",
-            "10",     "--sink-seq", "8",        "--sink-sequences", "4", "--eval-windows",
-            "4",      "--threads",  "2",        "--seed",   "3"};
+    return {"train", "--corpus",         p("c.txt"), "--out",
+            p(out),  "--layers",         "2",        "--width",
+            "16",    "--heads",          "2",        "--context",
+            "16",    "--batch",          "4",        "--steps",
+            steps,   "--eval-every",     "10",       "--sink-seq",
+            "8",     "--sink-sequences", "4",        "--eval-windows",
+            "4",     "--threads",        "2",        "--seed",
+            "3"};
   }
   testing::TempDir dir_;
 };
@@ -51,9 +54,8 @@ TEST_F(TrainCli, WritesAModelThatInspectAndPerplexityRead) {
   args.insert(args.end(), {"--json", p("t.json")});
   const auto r = run_cli(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* f :
-       {"model.safetensors", "config.json", "vocab.json", "merges.txt", "checkpoint.safetensors",
-        "train.json"})
+  for (const char* f : {"model.safetensors", "config.json", "vocab.json", "merges.txt",
+                        "checkpoint.safetensors", "train.json"})
     EXPECT_TRUE(std::filesystem::exists(dir_ / "m" / f)) << f;
   const auto env = nlohmann::json::parse(read_file(dir_ / "m" / "train.json"));
   EXPECT_EQ(env["kind"], "train");
@@ -73,8 +75,8 @@ TEST_F(TrainCli, WritesAModelThatInspectAndPerplexityRead) {
   EXPECT_EQ(pj["tokens_scored"], res["final_val_scored"]);
   EXPECT_NEAR(pj["nll_mean"].get<double>(), res["final_val_loss"].get<double>(),
               1e-5 * res["final_val_loss"].get<double>());
-  const auto in = run_cli({"inspect", "--model", p("m"), "--text", p("val.txt"), "--json",
-                           p("i.json")});
+  const auto in =
+      run_cli({"inspect", "--model", p("m"), "--text", p("val.txt"), "--json", p("i.json")});
   EXPECT_EQ(in.exit_code, 0) << in.err;
 }
 

@@ -76,7 +76,8 @@ TEST_P(Gpt2Forward, MatchesFp64ReferenceWithEveryKernel) {
   o.logits = LogitsMode::all;
   const auto ref = reference_forward(model.weights(), tokens, o);
   for (Kernel k : {Kernel::automatic, Kernel::fused, Kernel::reference}) {
-    if (k == Kernel::fused && !(o.attention->is_softmax_family() && o.attention->topk == 0)) continue;
+    if (k == Kernel::fused && !(o.attention->is_softmax_family() && o.attention->topk == 0))
+      continue;
     o.kernel = k;
     const ForwardResult r = model.forward(tokens, o);
     EXPECT_LT(rel_err(to_double(r.logits), ref.logits), 5e-6)

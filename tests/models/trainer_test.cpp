@@ -66,8 +66,8 @@ TEST(TinyLmTrainer, ResumeIsBitIdenticalToAnUninterruptedRun) {
   for (const char* attention : {"full", "window=4,learnable_sink", "learned_decay"}) {
     TrainOptions o = tiny_options();
     o.attention = gpt2::parse_model_attention(attention);
-    o.positions = std::string(attention) == "full" ? gpt2::PositionMode::learned
-                                                   : gpt2::PositionMode::rope;
+    o.positions =
+        std::string(attention) == "full" ? gpt2::PositionMode::learned : gpt2::PositionMode::rope;
     TrainControl full_ctl;
     full_ctl.final_validation = false;
     const TrainResult full = train_lm(o, ds, full_ctl);
@@ -241,8 +241,7 @@ TEST(TinyLmCheckpoint, RoundTripAndRejectsCorruptOrMismatched) {
 
 TEST(TinyLmDataset, SplitBatchesAndWindows) {
   const std::string text = tiny_text(1000, 5);
-  const LmDataset ds =
-      make_lm_dataset(corpus_of(text), gpt2::BpeTokenizer::byte_level(), "bytes");
+  const LmDataset ds = make_lm_dataset(corpus_of(text), gpt2::BpeTokenizer::byte_level(), "bytes");
   EXPECT_EQ(ds.train.size(), 900u);
   EXPECT_EQ(ds.val.size(), 100u);
   EXPECT_EQ(ds.val_text, text.substr(900));

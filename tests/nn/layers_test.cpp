@@ -66,7 +66,8 @@ TEST(NnLinear, BackwardMatchesFiniteDifferences) {
   EXPECT_LT(fd_error(b, loss, db), 1e-8);
   // Parameter gradients accumulate; dx accumulates only when asked.
   std::vector<double> dx2 = dx, dW2 = dW;
-  linear_backward(x.data(), n, in, W.data(), out, dy.data(), dx2.data(), dW2.data(), static_cast<double*>(nullptr), true);
+  linear_backward(x.data(), n, in, W.data(), out, dy.data(), dx2.data(), dW2.data(),
+                  static_cast<double*>(nullptr), true);
   for (std::size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx2[i], 2 * dx[i], 1e-12);
   for (std::size_t i = 0; i < dW.size(); ++i) EXPECT_NEAR(dW2[i], 2 * dW[i], 1e-12);
 }
@@ -145,7 +146,8 @@ TEST(NnGelu, BothKindsMatchDefinitionAndDerivative) {
       const double v = x[i];
       const double want =
           k == GeluKind::tanh
-              ? 0.5 * v * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (v + 0.044715 * v * v * v)))
+              ? 0.5 * v *
+                    (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (v + 0.044715 * v * v * v)))
               : 0.5 * v * (1 + std::erf(v / std::numbers::sqrt2));
       EXPECT_NEAR(y[i], want, 1e-12);
     }
@@ -244,9 +246,8 @@ TEST(NnTiedXent, ChunkedLargeVocabularyEqualsOneChunk) {
   std::vector<std::int32_t> targets(n);
   for (Index t = 0; t < n; ++t) targets[t] = static_cast<std::int32_t>((t * 7919) % V);
   std::vector<double> rows;
-  const double total =
-      tied_softmax_xent(hd.data(), n, C, Ed.data(), V, targets.data(), 0.0, (double*)nullptr,
-                        (double*)nullptr, &rows);
+  const double total = tied_softmax_xent(hd.data(), n, C, Ed.data(), V, targets.data(), 0.0,
+                                         (double*)nullptr, (double*)nullptr, &rows);
   double sum = 0;
   for (Index t = 0; t < n; ++t) {
     const double one = tied_softmax_xent(hd.data() + t * C, 1, C, Ed.data(), V, &targets[t]);

@@ -169,7 +169,8 @@ ModelAttention parse_model_attention(std::string_view text) {
   }
   a.spec = parse_attention_override(rest);
   if (a.spec.temperature != 0.0) {
-    throw UsageError("--attention: a trained model uses the temperature sqrt(d); drop 'temperature='");
+    throw UsageError(
+        "--attention: a trained model uses the temperature sqrt(d); drop 'temperature='");
   }
   a.spec.causal = false;
   a.validate("--attention");

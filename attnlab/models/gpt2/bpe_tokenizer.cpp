@@ -407,7 +407,8 @@ std::string BpeTokenizer::merges_txt() const {
   std::sort(by_rank.begin(), by_rank.end());
   std::string out = "#version: 0.2\n";
   for (const auto& [rank, key] : by_rank) {
-    const auto a = static_cast<std::size_t>(key >> 32), b = static_cast<std::size_t>(key & 0xFFFFFFFFu);
+    const auto a = static_cast<std::size_t>(key >> 32),
+               b = static_cast<std::size_t>(key & 0xFFFFFFFFu);
     out += alphabet_string(tokens_[a]) + " " + alphabet_string(tokens_[b]) + "\n";
   }
   return out;

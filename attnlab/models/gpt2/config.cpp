@@ -122,7 +122,8 @@ std::string Gpt2Config::describe() const {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1fM", m);
   std::string extra;
-  if (position_mode != PositionMode::learned) extra += str_cat(" positions=", to_string(position_mode));
+  if (position_mode != PositionMode::learned)
+    extra += str_cat(" positions=", to_string(position_mode));
   if (!attention.is_default()) extra += str_cat(" attention=", attention.describe());
   return str_cat("GPT-2 L=", n_layer, " H=", n_head, " C=", n_embd, " ctx=", n_positions,
                  " V=", vocab_size, extra, " (", buf, " parameters)");

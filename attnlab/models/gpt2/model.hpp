@@ -88,7 +88,7 @@ class KvCache {
   KvCache() = default;
   // `prefix` leading slots hold non-token keys (a learnable sink); capacity counts tokens only.
   KvCache(Index layers, Index heads, Index head_dim, Index capacity, Index prefix = 0);
-  Index length() const { return length_; }      // rows in use, prefix included
+  Index length() const { return length_; }  // rows in use, prefix included
   Index tokens() const { return length_ - prefix_; }
   Index capacity() const { return capacity_; }  // token rows
   Index prefix() const { return prefix_; }
@@ -122,7 +122,7 @@ struct ForwardOptions {
   attention::Kernel kernel = attention::Kernel::automatic;
   Index row_kernel_max_rows = 8;  // automatic: chunks up to this many new rows use the row kernel
   std::optional<PositionMode> positions;  // unset = the model's recorded mode
-  bool bidirectional = false;  // order test only: drop the causal mask
+  bool bidirectional = false;             // order test only: drop the causal mask
   // Capture.
   bool diagnostics = false;                // per-layer row statistics of the new rows
   std::vector<MapRequest> maps;            // full attention maps [n, M] of these heads

@@ -53,16 +53,17 @@ void ModelAttention::validate(std::string_view source) const {
     throw UsageError(str_cat(source, ": ssmax_s must be > 0, got ", spec.ssmax_s));
   }
   if (linear && (!spec_is_default(spec) || learned_decay || learnable_sink)) {
-    throw UsageError(str_cat(source, ": linear (elu+1) attention replaces the softmax spec; it "
-                                     "cannot be combined with '",
-                             spec_text(spec), "'",
-                             learned_decay ? ", learned decay" : "",
+    throw UsageError(str_cat(source,
+                             ": linear (elu+1) attention replaces the softmax spec; it "
+                             "cannot be combined with '",
+                             spec_text(spec), "'", learned_decay ? ", learned decay" : "",
                              learnable_sink ? ", a learnable sink" : ""));
   }
   if (learnable_sink && (!spec.decay.empty() || spec.alibi || learned_decay)) {
-    throw UsageError(str_cat(source, ": a learnable sink cannot be combined with distance biases "
-                                     "(decay, ALiBi, learned decay): the slot would be decayed "
-                                     "by each query's position"));
+    throw UsageError(str_cat(source,
+                             ": a learnable sink cannot be combined with distance biases "
+                             "(decay, ALiBi, learned decay): the slot would be decayed "
+                             "by each query's position"));
   }
 }
 
@@ -109,8 +110,9 @@ ModelAttention ModelAttention::from_json(const nlohmann::json& j, std::string_vi
   if (j.contains("spec")) {
     const nlohmann::json& s = j["spec"];
     if (!s.is_object() || !s.contains("normalizer")) {
-      throw FormatError(str_cat(source, ": 'attnlab_attention.spec' must be an object with a "
-                                        "normalizer, got ",
+      throw FormatError(str_cat(source,
+                                ": 'attnlab_attention.spec' must be an object with a "
+                                "normalizer, got ",
                                 s.dump()));
     }
     nlohmann::json t = s;

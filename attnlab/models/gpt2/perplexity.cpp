@@ -77,8 +77,8 @@ PerplexityResult evaluate_perplexity(const Gpt2Model& model, std::span<const std
                         ? r.nll_sum / (std::numbers::ln2 * static_cast<double>(o.text_bytes))
                         : std::numeric_limits<double>::quiet_NaN();
   if (!std::isfinite(r.nll_sum)) {
-    throw NumericError(
-        str_cat("perplexity: non-finite total NLL (attention: ", model.describe_attention(fo), ")"));
+    throw NumericError(str_cat(
+        "perplexity: non-finite total NLL (attention: ", model.describe_attention(fo), ")"));
   }
   return r;
 }

@@ -35,7 +35,7 @@ struct PerplexityOptions {
   Index stride = 0;   // S; 0 = W / 2
   bool prepend_bos = false;
   std::int32_t bos_id = 50256;
-  Index text_bytes = 0;                // for bits per byte (0 = not reported)
+  Index text_bytes = 0;  // for bits per byte (0 = not reported)
   // The override; unset = the model's own attention (GPT-2's full causal softmax for its files).
   std::optional<attention::AttentionSpec> attention;
   // Called after each window with (windows done, windows total).

@@ -31,7 +31,8 @@ namespace attnlab::models::gpt2 {
 enum class AttentionPath { fused, reference, linear };
 
 template <class T>
-AttentionPath choose_attention_path(const ModelAttention& model, const attention::AttentionSpec& spec);
+AttentionPath choose_attention_path(const ModelAttention& model,
+                                    const attention::AttentionSpec& spec);
 
 template <class T>
 struct SequenceAttention {

@@ -111,10 +111,21 @@ LayerParams<T> make_layer(P* base, const Gpt2Layout& g, Index l) {
   auto optional = [b](std::size_t off) -> P* {
     return off == Gpt2Layout::kAbsent ? nullptr : b + off;
   };
-  return {b + g.ln1_w,    b + g.ln1_b,        b + g.qkv_w,          b + g.qkv_b,
-          b + g.proj_w,   b + g.proj_b,       b + g.ln2_w,          b + g.ln2_b,
-          b + g.fc_w,     b + g.fc_b,         b + g.fcproj_w,       b + g.fcproj_b,
-          optional(g.decay_rate), optional(g.sink_k), optional(g.sink_v)};
+  return {b + g.ln1_w,
+          b + g.ln1_b,
+          b + g.qkv_w,
+          b + g.qkv_b,
+          b + g.proj_w,
+          b + g.proj_b,
+          b + g.ln2_w,
+          b + g.ln2_b,
+          b + g.fc_w,
+          b + g.fc_b,
+          b + g.fcproj_w,
+          b + g.fcproj_b,
+          optional(g.decay_rate),
+          optional(g.sink_k),
+          optional(g.sink_v)};
 }
 }  // namespace
 
@@ -245,11 +256,14 @@ std::map<std::string, Expected> expected_hf_tensors(const Gpt2Config& c) {
     m[p + "mlp.c_proj.bias"] = {b + g.fcproj_b, {C}, "n_embd"};
     const auto H = static_cast<std::uint64_t>(c.n_head), d = C / H;
     if (g.decay_rate != Gpt2Layout::kAbsent) {
-      m[p + "attn.decay_rate"] = {b + g.decay_rate, {H}, "n_head (attnlab_attention.learned_decay)"};
+      m[p + "attn.decay_rate"] = {
+          b + g.decay_rate, {H}, "n_head (attnlab_attention.learned_decay)"};
     }
     if (g.sink_k != Gpt2Layout::kAbsent) {
-      m[p + "attn.sink_k"] = {b + g.sink_k, {H, d}, "n_head, n_embd (attnlab_attention.learnable_sink)"};
-      m[p + "attn.sink_v"] = {b + g.sink_v, {H, d}, "n_head, n_embd (attnlab_attention.learnable_sink)"};
+      m[p + "attn.sink_k"] = {
+          b + g.sink_k, {H, d}, "n_head, n_embd (attnlab_attention.learnable_sink)"};
+      m[p + "attn.sink_v"] = {
+          b + g.sink_v, {H, d}, "n_head, n_embd (attnlab_attention.learnable_sink)"};
     }
   }
   return m;
@@ -595,10 +609,11 @@ std::string encode_gpt2_llmc(const Gpt2Weights& w, int version) {
     throw UsageError("encode_gpt2_llmc: llm.c stores tied embeddings and a 4C MLP only");
   }
   if (c.position_mode != PositionMode::learned || !c.attention.is_default()) {
-    throw UsageError(str_cat("encode_gpt2_llmc: llm.c's format holds GPT-2's own attention and "
-                             "learned positions only (this model: positions=",
-                             to_string(c.position_mode), ", attention=", c.attention.describe(),
-                             "); save it as safetensors instead"));
+    throw UsageError(
+        str_cat("encode_gpt2_llmc: llm.c's format holds GPT-2's own attention and "
+                "learned positions only (this model: positions=",
+                to_string(c.position_mode), ", attention=", c.attention.describe(),
+                "); save it as safetensors instead"));
   }
   const Index C = c.n_embd, F = c.ffn_dim(), V = c.vocab_size, P = c.n_positions, L = c.n_layer;
   const Index Vp = (V + 127) / 128 * 128;

@@ -70,18 +70,18 @@ namespace attnlab::models::gpt2 {
 // Pointers to one layer's parameters inside Gpt2Weights::params.
 template <class T>
 struct LayerParams {
-  T* ln1_w;     // [C]
-  T* ln1_b;     // [C]
-  T* qkv_w;     // [C, 3C]
-  T* qkv_b;     // [3C]
-  T* proj_w;    // [C, C]
-  T* proj_b;    // [C]
-  T* ln2_w;     // [C]
-  T* ln2_b;     // [C]
-  T* fc_w;      // [C, F]
-  T* fc_b;      // [F]
-  T* fcproj_w;  // [F, C]
-  T* fcproj_b;  // [C]
+  T* ln1_w;                 // [C]
+  T* ln1_b;                 // [C]
+  T* qkv_w;                 // [C, 3C]
+  T* qkv_b;                 // [3C]
+  T* proj_w;                // [C, C]
+  T* proj_b;                // [C]
+  T* ln2_w;                 // [C]
+  T* ln2_b;                 // [C]
+  T* fc_w;                  // [C, F]
+  T* fc_b;                  // [F]
+  T* fcproj_w;              // [F, C]
+  T* fcproj_b;              // [C]
   T* decay_rate = nullptr;  // [H] or null
   T* sink_k = nullptr;      // [H, d] or null
   T* sink_v = nullptr;      // [H, d] or null

@@ -85,8 +85,7 @@ template void layernorm_forward<double>(const double*, Index, Index, const doubl
                                         double, double*, double*, double*);
 template void layernorm_backward<float>(const float*, Index, Index, const float*, const float*,
                                         const float*, const float*, float*, float*, float*);
-template void layernorm_backward<double>(const double*, Index, Index, const double*,
-                                         const double*, const double*, const double*, double*,
-                                         double*, double*);
+template void layernorm_backward<double>(const double*, Index, Index, const double*, const double*,
+                                         const double*, const double*, double*, double*, double*);
 
 }  // namespace attnlab::nn

@@ -30,8 +30,8 @@ template <class T>
 void linear_backward(const T* x, Index n, Index in, const T* W, Index out, const T* dy, T* dx,
                      T* dW, T* db, bool accumulate_dx) {
   if (dx) {
-    gemm(Trans::no, Trans::yes, n, in, out, T(1), dy, out, W, out, accumulate_dx ? T(1) : T(0),
-         dx, in);
+    gemm(Trans::no, Trans::yes, n, in, out, T(1), dy, out, W, out, accumulate_dx ? T(1) : T(0), dx,
+         in);
   }
   gemm(Trans::yes, Trans::no, in, out, n, T(1), x, in, dy, out, T(1), dW, out);
   if (db) {

@@ -8,7 +8,8 @@ namespace attnlab::nn {
 
 RopeTable::RopeTable(Index positions, Index d, double base) : positions_(positions), d_(d) {
   if (d < 2 || d % 2 != 0) throw UsageError(str_cat("RopeTable: head dim must be even, got ", d));
-  if (positions < 1) throw UsageError(str_cat("RopeTable: positions must be >= 1, got ", positions));
+  if (positions < 1)
+    throw UsageError(str_cat("RopeTable: positions must be >= 1, got ", positions));
   if (!(base > 1.0)) throw UsageError(str_cat("RopeTable: base must be > 1, got ", base));
   const Index half = d / 2;
   cos_.resize(static_cast<std::size_t>(positions * half));
@@ -25,8 +26,8 @@ RopeTable::RopeTable(Index positions, Index d, double base) : positions_(positio
 template <class T>
 void RopeTable::apply(T* x, Index n, Index p0, double sign) const {
   if (p0 < 0 || p0 + n > positions_) {
-    throw UsageError(str_cat("RopeTable: positions ", p0, "..", p0 + n - 1, " outside the table of ",
-                             positions_));
+    throw UsageError(str_cat("RopeTable: positions ", p0, "..", p0 + n - 1,
+                             " outside the table of ", positions_));
   }
   const Index half = d_ / 2;
   for (Index t = 0; t < n; ++t) {

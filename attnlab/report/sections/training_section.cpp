@@ -53,9 +53,9 @@ std::string loss_figure(const json& train, const json& baselines) {
   }
   p.series = {tr, va};
   if (!baselines.is_null()) {
-    p.reference_lines.push_back(ReferenceLine::at_y(
-        baselines.at("best_bits_per_token").get<double>(),
-        str_cat("n-gram (order ", baselines.at("best_order").get<int>(), ")")));
+    p.reference_lines.push_back(
+        ReferenceLine::at_y(baselines.at("best_bits_per_token").get<double>(),
+                            str_cat("n-gram (order ", baselines.at("best_order").get<int>(), ")")));
     p.reference_lines.push_back(
         ReferenceLine::at_y(baselines.at("unigram_heldout_bits").get<double>(), "unigram"));
   }
@@ -125,8 +125,8 @@ std::string baseline_table(const json& train, const json& baselines) {
   }
   rows.push_back({"anchor: Witten–Bell held-out, labelled \"order 5\"", fmt(kAnchorNgram),
                   fmt(kAnchorNgram * kLn2), "reference file §6"});
-  rows.push_back({"anchor: bzip2 -9 (whole file)", fmt(kBzip2), fmt(kBzip2 * kLn2),
-                  "reference file §6"});
+  rows.push_back(
+      {"anchor: bzip2 -9 (whole file)", fmt(kBzip2), fmt(kBzip2 * kLn2), "reference file §6"});
   rows.push_back({"anchor: xz -9e (whole file)", fmt(kXz), fmt(kXz * kLn2), "reference file §6"});
   rows.push_back(
       {"anchor: gzip -9 (whole file)", fmt(kGzip), fmt(kGzip * kLn2), "reference file §6"});
@@ -139,19 +139,17 @@ std::string heads_table(const json& heads) {
   std::vector<std::vector<std::string>> rows;
   for (std::size_t l = 0; l < t.size(); ++l) {
     auto cell = [&](const char* key) {
-      return fmt(t[l].at(key).get<double>(), 3) + " (" + fmt(b[l].at(key).get<double>(), 3) +
-             ")";
+      return fmt(t[l].at(key).get<double>(), 3) + " (" + fmt(b[l].at(key).get<double>(), 3) + ")";
     };
-    rows.push_back({std::to_string(l), cell("norm_entropy"), cell("sink_mass"), cell("prev_mass"),
-                    cell("sparsity"), cell("wasted_share"),
-                    str_cat(t[l].at("sink_heads").get<int>(), " (", b[l].at("sink_heads").get<int>(),
-                            ")")});
+    rows.push_back(
+        {std::to_string(l), cell("norm_entropy"), cell("sink_mass"), cell("prev_mass"),
+         cell("sparsity"), cell("wasted_share"),
+         str_cat(t[l].at("sink_heads").get<int>(), " (", b[l].at("sink_heads").get<int>(), ")")});
   }
   TableOptions o;
   o.auto_numeric = false;
   return html_table({"layer", "norm. entropy", "sink mass (token 0)", "previous-token mass",
-                     "sparsity (< 1% of row max)", "wasted work (< 1% of mass)",
-                     "sink heads"},
+                     "sparsity (< 1% of row max)", "wasted work (< 1% of mass)", "sink heads"},
                     rows, o);
 }
 
@@ -164,8 +162,10 @@ std::string verdicts(const json& j) {
     const double ngram = baselines.at("best_bits_per_token").get<double>();
     out += callout(
         bits < ngram ? CalloutKind::kAgrees : CalloutKind::kDisagrees, "Against the n-gram floor",
-        str_cat("Held-out loss ", fmt(bits), " bits/char vs attnlab's best n-gram on the same "
-                "split ", fmt(ngram), " bits/char (order ", baselines.at("best_order").get<int>(),
+        str_cat("Held-out loss ", fmt(bits),
+                " bits/char vs attnlab's best n-gram on the same "
+                "split ",
+                fmt(ngram), " bits/char (order ", baselines.at("best_order").get<int>(),
                 "): the transformer is ", bits < ngram ? "below" : "above", " it by ",
                 fmt(std::abs(bits - ngram), 3), " bits/char. The issue's stretch goal (≤ 1.6) is ",
                 bits <= 1.6 ? "met" : "not met", "; bzip2 -9 reaches ", fmt(kBzip2),
@@ -205,8 +205,10 @@ std::string render_training_section(const json& j) {
   const json& cache = j.at("cache");
   std::string body = paragraph(str_cat(
       "Every model-based section of this report reads this model: a ",
-      train.at("model_description").get<std::string>(), " trained by attnlab's own C++ trainer "
-      "(`attnlab train`) on ", ds.at("corpus").get<std::string>(), " (sha256 ",
+      train.at("model_description").get<std::string>(),
+      " trained by attnlab's own C++ trainer "
+      "(`attnlab train`) on ",
+      ds.at("corpus").get<std::string>(), " (sha256 ",
       ds.at("corpus_sha256").get<std::string>().substr(0, 16), "…, ",
       ds.at("corpus_bytes").get<std::size_t>(), " bytes, ", ds.at("tokenizer").get<std::string>(),
       " tokens; split ", ds.at("split").get<std::string>(), ": ",
@@ -248,7 +250,8 @@ std::string render_training_section(const json& j) {
   body += heads_table(j.at("heads"));
   const double sparse = j.at("heads").at("trained").at("overall_sparsity").get<double>();
   body += note(str_cat(
-      "Overall, ", format_percent(sparse), " of the trained model's attention entries fall below "
+      "Overall, ", format_percent(sparse),
+      " of the trained model's attention entries fall below "
       "1% of their row maximum (before training: ",
       format_percent(j.at("heads").at("before").at("overall_sparsity").get<double>()),
       "); H2O reports > 95% for Llama-class models at long context. The inspect section below "

@@ -34,7 +34,8 @@ const models::tinylm::CachedLm& report_tiny_lm(const ReportOptions& options) {
 
 models::gpt2::Gpt2Weights before_training_weights(const ReportOptions& options) {
   const auto recipe = models::tinylm::default_lm_recipe(options.quick);
-  const auto config = recipe.options.model_config(models::gpt2::BpeTokenizer::byte_level().vocab_size());
+  const auto config =
+      recipe.options.model_config(models::gpt2::BpeTokenizer::byte_level().vocab_size());
   models::gpt2::Gpt2Weights w = models::gpt2::random_gpt2_weights(config, recipe.options.seed);
   w.source = "the same model at initialization (GPT-2 init, seed " +
              std::to_string(recipe.options.seed) + ")";

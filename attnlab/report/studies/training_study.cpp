@@ -20,8 +20,8 @@ nlohmann::json inspect_layers(const models::gpt2::Gpt2Model& model, const std::s
   source.model = description;
   source.tokenizer = "byte-level";
   source.text = "KJV validation excerpt";
-  const auto r = analysis::inspect_gpt2_heads(model, ids, &tok, io, source,
-                                              static_cast<Index>(text.size()));
+  const auto r =
+      analysis::inspect_gpt2_heads(model, ids, &tok, io, source, static_cast<Index>(text.size()));
   return layer_summary(analysis::to_json(r));
 }
 
