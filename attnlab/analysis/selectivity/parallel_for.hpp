@@ -9,26 +9,16 @@
 //   parallel_for(num_heads, [&](Index h) { per_head[h] = measure(h); });
 #pragma once
 
-#include <exception>
-#include <vector>
-
-#include "attnlab/core/tensor.hpp"
+#include "attnlab/core/item_errors.hpp"
 
 namespace attnlab::analysis::selectivity {
 
 template <class Body>
 void parallel_for(Index n, Body&& body) {
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n > 0 ? n : 0));
+  ItemErrors errors(n);
 #pragma omp parallel for schedule(dynamic, 1)
-  for (Index i = 0; i < n; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      errors[static_cast<std::size_t>(i)] = std::current_exception();
-    }
-  }
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  for (Index i = 0; i < n; ++i) errors.run(i, [&] { body(i); });
+  errors.rethrow_lowest();
 }
 
 }  // namespace attnlab::analysis::selectivity

@@ -3,9 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <exception>
 
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/item_errors.hpp"
 #include "attnlab/core/threads.hpp"
 
 namespace attnlab::models::gpt2 {
@@ -15,23 +15,18 @@ namespace {
 // and OpenBLAS) limited to its own thread; rethrows the lowest replica's exception.
 template <class Fn>
 void on_replicas(int R, Fn&& fn) {
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(R));
   if (R == 1) {
     fn(0);
     return;
   }
+  ItemErrors errors(R);
 #pragma omp parallel num_threads(R)
   {
     const int r = omp_get_thread_num();
     omp_set_num_threads(1);  // this thread's nested regions (and OpenBLAS calls) run serially
-    try {
-      fn(r);
-    } catch (...) {
-      errors[static_cast<std::size_t>(r)] = std::current_exception();
-    }
+    errors.run(r, [&] { fn(r); });
   }
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  errors.rethrow_lowest();
 }
 
 }  // namespace

@@ -291,19 +291,15 @@ Gpt2Model::Gpt2Model(Gpt2Weights weights) : weights_(std::move(weights)) {
                              " floats, the config needs ", weights_.layout().total));
   }
   const Index P = config().n_positions, C = config().n_embd;
-  double ss = 0.0;
-  for (Index i = 0; i < P * C; ++i)
-    ss += static_cast<double>(weights_.wpe()[i]) * weights_.wpe()[i];
-  wpe_rms_ = std::sqrt(ss / static_cast<double>(P * C));
-  if (wpe_rms_ == 0.0) {
-    // No position table (a model trained with none/RoPE/ALiBi keeps wpe at zero): a sinusoidal
-    // override is scaled to the token embeddings' RMS instead, so it is not a no-op.
-    const Index V = config().vocab_size;
-    double se = 0.0;
-    for (Index i = 0; i < V * C; ++i)
-      se += static_cast<double>(weights_.wte()[i]) * weights_.wte()[i];
-    wpe_rms_ = std::sqrt(se / static_cast<double>(V * C));
-  }
+  const auto rms = [](const float* x, Index n) {
+    double ss = 0.0;
+    for (Index i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+    return std::sqrt(ss / static_cast<double>(n));
+  };
+  // No position table (a model trained with none/RoPE/ALiBi keeps wpe at zero): a sinusoidal
+  // override is scaled to the token embeddings' RMS instead, so it is not a no-op.
+  wpe_rms_ = rms(weights_.wpe(), P * C);
+  if (wpe_rms_ == 0.0) wpe_rms_ = rms(weights_.wte(), config().vocab_size * C);
   const Index d = config().head_dim();
   if (d % 2 == 0) rope_ = nn::RopeTable(P, d);
 }

@@ -1,10 +1,10 @@
 #include "attnlab/models/gpt2/train_graph.hpp"
 
 #include <cmath>
-#include <exception>
 #include <limits>
 
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/item_errors.hpp"
 #include "attnlab/models/gpt2/train_attention.hpp"
 #include "attnlab/models/gpt2/weights.hpp"
 #include "attnlab/nn/layers/embedding.hpp"
@@ -29,17 +29,10 @@ Buffer<T> buffer(Index n) {
 // that threw is rethrown after the loop (exceptions must not escape a parallel region).
 template <class Fn>
 void for_each_sequence(Index n, Fn&& fn) {
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n));
+  ItemErrors errors(n);
 #pragma omp parallel for schedule(static)
-  for (Index b = 0; b < n; ++b) {
-    try {
-      fn(b);
-    } catch (...) {
-      errors[static_cast<std::size_t>(b)] = std::current_exception();
-    }
-  }
-  for (const auto& e : errors)
-    if (e) std::rethrow_exception(e);
+  for (Index b = 0; b < n; ++b) errors.run(b, [&] { fn(b); });
+  errors.rethrow_lowest();
 }
 
 nn::GeluKind gelu_kind(Activation a) {
