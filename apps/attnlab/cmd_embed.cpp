@@ -2,13 +2,15 @@
 //
 //   attnlab embed [--model DIR] (--text FILE | --sentence S [--sentence S ...]) [--out E.npy]
 //                 [--batch N] [--max-length N] [--no-normalize] [--attention SPEC]
-//                 [--json R.json]
+//                 [--ids-out IDS.json] [--attention-out A.npy] [--json R.json]
 //
 // --text holds one sentence per line (empty lines are skipped; "-" = stdin). The embedding is
 // sentence-transformers' (models/bert/sentence_embedding.hpp): WordPiece ids with [CLS]/[SEP]
 // cut to --max-length (256), mean over all tokens of the last hidden state, L2-normalized. --out
 // writes float32 [S, C]; without it the first values of each row and the cosine matrix of up to
-// 8 sentences are printed. --model defaults to $ATTNLAB_BERT_MODEL or the all-MiniLM-L6-v2 files
+// 8 sentences are printed. --ids-out writes the token ids of every sentence (a JSON array of
+// arrays) and --attention-out the attention weights of the FIRST sentence, float32 [L, H, n, n]
+// (what cross-checks against Hugging Face's output_attentions compare). --model defaults to $ATTNLAB_BERT_MODEL or the all-MiniLM-L6-v2 files
 // scripts/bootstrap.sh unpacks into .cache/minilm. All outputs are written together or not at all.
 #include <cmath>
 #include <cstdio>
@@ -29,7 +31,7 @@ namespace bert = models::bert;
 
 struct EmbedCliOptions {
   CommonOptions common;
-  std::string model, text, out, attention;
+  std::string model, text, out, attention, ids_out, attention_out;
   std::vector<std::string> sentences;
   Index batch = 32, max_length = 256;
   bool no_normalize = false;
@@ -92,6 +94,23 @@ void run_embed(const EmbedCliOptions& o) {
   Index tokens = 0;
   for (const auto& s : sentences) tokens += static_cast<Index>(tok.encode(s, eo.max_length).size());
   result["tokens"] = tokens;
+  if (!o.ids_out.empty()) {
+    nlohmann::json ids = nlohmann::json::array();
+    for (const auto& s : sentences) ids.push_back(tok.encode(s, eo.max_length));
+    outputs.add(o.ids_out, ids.dump() + "\n");
+  }
+  if (!o.attention_out.empty()) {
+    bert::BertForwardOptions fo;
+    fo.attention = eo.attention;
+    fo.capture_maps = true;
+    const bert::BertOutput r = model.forward({{tok.encode(sentences[0], eo.max_length), {}, {}}}, fo);
+    const auto& maps = r.captures[0].maps;  // [L] of [H, n, n]
+    const Index L = static_cast<Index>(maps.size()), H = maps[0].dim0(), n = maps[0].dim1();
+    std::vector<float> all;
+    for (const auto& m : maps) all.insert(all.end(), m.data(), m.data() + m.size());
+    const std::vector<Index> shape{L, H, n, n};
+    outputs.add(o.attention_out, io::encode_npy(all.data(), shape));
+  }
   const double secs = timings.totals().at("embed");
   result["sentences_per_second"] = secs > 0 ? static_cast<double>(S) / secs : 0.0;
   const Index shown = std::min<Index>(S, 8);
@@ -148,6 +167,9 @@ void register_embed(CLI::App& app) {
   cmd->add_option("--max-length", opts->max_length,
                   "Ids per sentence, [CLS] and [SEP] included (sentence-transformers: 256)")
       ->check(positive_number());
+  cmd->add_option("--ids-out", opts->ids_out, "Write every sentence's token ids (JSON)");
+  cmd->add_option("--attention-out", opts->attention_out,
+                  "Write the first sentence's attention weights, float32 NPY [L, H, n, n]");
   cmd->add_flag("--no-normalize", opts->no_normalize, "Keep the mean-pooled vectors unnormalized");
   cmd->add_option("--attention", opts->attention,
                   "Attention at inference (window=W, topk=K, sparsemax, ...; see attend)");
