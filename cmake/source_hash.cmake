@@ -1,8 +1,11 @@
 # Writes OUT with the sha256 of the sources under SRC that determine what the tiny-LM trainer
-# computes (attnlab/attention, nn, models): the report's trained-model cache is keyed by it, so a
-# cached model is reused exactly while this code is unchanged. Rewritten only when it changes.
+# computes (attnlab/attention, nn, models/gpt2, models/tinylm, io, core): the report's
+# trained-model cache is keyed by it, so a cached model is reused exactly while this code is
+# unchanged (models/bert, which the trainer never runs, is left out). Rewritten only when it
+# changes.
 file(GLOB_RECURSE files RELATIVE ${SRC} ${SRC}/attnlab/attention/*.?pp ${SRC}/attnlab/nn/*.?pp
-     ${SRC}/attnlab/models/*.?pp ${SRC}/attnlab/io/*.?pp ${SRC}/attnlab/core/*.?pp)
+     ${SRC}/attnlab/models/gpt2/*.?pp ${SRC}/attnlab/models/tinylm/*.?pp ${SRC}/attnlab/io/*.?pp
+     ${SRC}/attnlab/core/*.?pp)
 list(SORT files)
 set(all "")
 foreach(f ${files})

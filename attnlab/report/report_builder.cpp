@@ -10,6 +10,7 @@
 #include "attnlab/core/timer.hpp"
 #include "attnlab/report/gnuplot.hpp"
 #include "attnlab/report/html.hpp"
+#include "attnlab/report/sections/encoder_section.hpp"
 #include "attnlab/report/sections/gallery_section.hpp"
 #include "attnlab/report/sections/influence_section.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
@@ -30,6 +31,8 @@ const std::vector<StudySection>& study_sections() {
        run_training_study, render_training_section},
       {"inspect", "What the heads do (per-head diagnostics of the trained tiny LM)",
        run_inspect_study, render_inspect_section},
+      {"encoder", "What a trained encoder's heads do (all-MiniLM-L6-v2)", run_encoder_study,
+       render_encoder_section},
       {"ntk", "Gram spectrum and NTK (non-)convergence", run_ntk_study, render_ntk_section},
       {"influence", "Influence malleability and poisoning", run_influence_study,
        render_influence_section},
