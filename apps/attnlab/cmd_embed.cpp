@@ -33,7 +33,7 @@ struct EmbedCliOptions {
   CommonOptions common;
   std::string model, text, out, attention, ids_out, attention_out;
   std::vector<std::string> sentences;
-  Index batch = 32, max_length = 256;
+  Index batch = 32, max_length = 0;
   bool no_normalize = false;
 };
 
@@ -55,8 +55,8 @@ std::vector<std::string> read_sentences(const EmbedCliOptions& o) {
 std::filesystem::path resolve_model(const std::string& model) {
   if (!model.empty()) return model;
   if (auto dir = bert::find_default_bert()) return *dir;
-  throw InputError(str_cat("embed: no --model given and no default model (", bert::bert_files_hint(),
-                           ")"));
+  throw InputError(
+      str_cat("embed: no --model given and no default model (", bert::bert_files_hint(), ")"));
 }
 
 void run_embed(const EmbedCliOptions& o) {
@@ -66,14 +66,16 @@ void run_embed(const EmbedCliOptions& o) {
   bert::EmbedOptions eo;
   eo.batch = o.batch;
   eo.max_length = o.max_length;
-  eo.normalize = !o.no_normalize;
-  if (!o.attention.empty()) eo.attention = models::gpt2::parse_attention_override(o.attention);
-  if (eo.attention) eo.attention->causal = false;
   const std::filesystem::path dir = resolve_model(o.model);
   const bert::BertModel model = [&] {
     auto t = timings.scope("load");
     return bert::BertModel(bert::load_bert(dir));
   }();
+  if (eo.max_length == 0)
+    eo.max_length = std::min<Index>(256, model.config().max_position_embeddings);
+  eo.normalize = !o.no_normalize;
+  if (!o.attention.empty()) eo.attention = models::gpt2::parse_attention_override(o.attention);
+  if (eo.attention) eo.attention->causal = false;
   const bert::WordPieceTokenizer tok = bert::WordPieceTokenizer::load(dir);
   MatrixF e;
   {
@@ -103,7 +105,8 @@ void run_embed(const EmbedCliOptions& o) {
     bert::BertForwardOptions fo;
     fo.attention = eo.attention;
     fo.capture_maps = true;
-    const bert::BertOutput r = model.forward({{tok.encode(sentences[0], eo.max_length), {}, {}}}, fo);
+    const bert::BertOutput r =
+        model.forward({{tok.encode(sentences[0], eo.max_length), {}, {}}}, fo);
     const auto& maps = r.captures[0].maps;  // [L] of [H, n, n]
     const Index L = static_cast<Index>(maps.size()), H = maps[0].dim0(), n = maps[0].dim1();
     std::vector<float> all;
@@ -162,10 +165,10 @@ void register_embed(CLI::App& app) {
   cmd->add_option("--text", opts->text, "One sentence per line ('-' = stdin)");
   cmd->add_option("--sentence", opts->sentences, "A sentence (repeatable)");
   cmd->add_option("--out", opts->out, "Write the embeddings as float32 NPY [S, C]");
-  cmd->add_option("--batch", opts->batch, "Sentences per forward call")
-      ->check(positive_number());
+  cmd->add_option("--batch", opts->batch, "Sentences per forward call")->check(positive_number());
   cmd->add_option("--max-length", opts->max_length,
-                  "Ids per sentence, [CLS] and [SEP] included (sentence-transformers: 256)")
+                  "Ids per sentence, [CLS] and [SEP] included (default 256, sentence-transformers' "
+                  "limit, or the model's max_position_embeddings if smaller)")
       ->check(positive_number());
   cmd->add_option("--ids-out", opts->ids_out, "Write every sentence's token ids (JSON)");
   cmd->add_option("--attention-out", opts->attention_out,

@@ -26,14 +26,14 @@
 #include "apps/attnlab/gpt2_inputs.hpp"
 #include "attnlab/analysis/inspect/encoder_inspection.hpp"
 #include "attnlab/analysis/inspect/head_inspection.hpp"
-#include "attnlab/models/bert/config.hpp"
-#include "attnlab/models/bert/weights.hpp"
-#include "attnlab/report/sections/encoder_section.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/progress.hpp"
+#include "attnlab/models/bert/config.hpp"
+#include "attnlab/models/bert/weights.hpp"
 #include "attnlab/models/gpt2/attention_override.hpp"
 #include "attnlab/report/html.hpp"
+#include "attnlab/report/sections/encoder_section.hpp"
 #include "attnlab/report/sections/inspect_section.hpp"
 
 namespace attnlab::cli {
@@ -137,8 +137,8 @@ std::string encoder_table_text(const analysis::EncoderInspectResult& r) {
     const auto& x = r.layers[l];
     os << "  L" << l << "  " << num(x.cls_mass) << " / " << num(x.sep_mass) << " / "
        << num(x.punct_mass) << "  ->  " << num(x.nw_cls_mass) << " / " << num(x.nw_sep_mass)
-       << " / " << num(x.nw_punct_mass) << "   |f([SEP])| " << num(x.value_norm_sep, 2)
-       << " vs " << num(x.value_norm_other, 2) << "\n";
+       << " / " << num(x.nw_punct_mass) << "   |f([SEP])| " << num(x.value_norm_sep, 2) << " vs "
+       << num(x.value_norm_other, 2) << "\n";
   }
   os << "summary: " << sinks << " sink heads of " << r.heads.size() << "\n";
   if (!r.order.empty()) {
@@ -159,7 +159,7 @@ void run_inspect_encoder(const InspectCliOptions& o, RunInfo& info, const std::s
   if (!o.tokenizer.empty()) {
     throw UsageError("inspect: a BERT model uses its own vocab.txt; drop --tokenizer");
   }
-  eo.max_length = o.context > 0 ? o.context : 128;
+  eo.max_length = o.context;  // 0 = min(128, the model's positions)
   eo.max_tokens = o.max_tokens;
   for (const auto& m : parse_maps(o.maps)) eo.maps.emplace_back(m.layer, m.head);
   eo.map_tokens = o.map_tokens;

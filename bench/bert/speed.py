@@ -14,7 +14,7 @@ Rounds interleave attnlab, transformers, attnlab, ...; medians over --rounds are
 
 Usage (the venv from scripts/bootstrap.sh --bench; bench/bert/run.sh does this):
   .venv-hf/bin/python bench/bert/speed.py [--attnlab build/release/apps/attnlab/attnlab]
-      [--model .cache/minilm/all-MiniLM-L6-v2] [--threads 2] [--rounds 3] [--json speed.json]
+      [--model .cache/minilm/all-MiniLM-L6-v2] [--threads 2] [--rounds 5] [--json speed.json]
 """
 import argparse
 import json
@@ -23,7 +23,6 @@ import random
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -70,7 +69,7 @@ def main():
     p.add_argument("--attnlab", default="build/release/apps/attnlab/attnlab")
     p.add_argument("--model", default=".cache/minilm/all-MiniLM-L6-v2")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--sentences", type=int, default=256)
     p.add_argument("--json", help="write the measurements here")
     args = p.parse_args()
@@ -100,8 +99,7 @@ def main():
             assert attnlab_ids == ids, "attnlab's token ids differ from transformers'"
             ours.append(sps)
             theirs.append(hf_round(bert, batches))
-            print(f"  round {r + 1}: attnlab {ours[-1]:8.1f}  transformers {theirs[-1]:8.1f} sentences/s",
-                  file=sys.stderr)
+            print(f"  round {r + 1}: attnlab {ours[-1]:8.1f}  transformers {theirs[-1]:8.1f} sentences/s")
 
     a, t = statistics.median(ours), statistics.median(theirs)
     print(f"BERT all-MiniLM-L6-v2 embedding, {args.sentences} sentences x {LENGTH} tokens, batch {BATCH}, "

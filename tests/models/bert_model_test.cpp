@@ -96,8 +96,7 @@ RefOut bert_reference(const BertWeights& w, const std::vector<std::int32_t>& ids
   for (std::size_t t = 0; t < n; ++t)
     for (Index e = 0; e < C; ++e)
       x[t][e] = double(w.word_emb()[ids[t] * C + e]) +
-                (positions ? double(w.pos_emb()[Index(t) * C + e]) : 0.0) +
-                double(w.type_emb()[e]);
+                (positions ? double(w.pos_emb()[Index(t) * C + e]) : 0.0) + double(w.type_emb()[e]);
   x = layernorm_ref(x, w.emb_ln_w(), w.emb_ln_b(), c.layer_norm_eps);
   RefOut out;
   for (Index l = 0; l < c.num_hidden_layers; ++l) {
@@ -182,8 +181,8 @@ TEST(BertModel, ForwardMatchesTheFp64Reference) {
     for (Index h = 0; h < 2; ++h)
       for (Index i = 0; i < 13; ++i)
         for (Index j = 0; j < 13; ++j)
-          worst = std::max(worst, std::abs(double(r.captures[0].maps[l](h, i, j)) -
-                                           ref.maps[l][h][i][j]));
+          worst = std::max(worst,
+                           std::abs(double(r.captures[0].maps[l](h, i, j)) - ref.maps[l][h][i][j]));
   EXPECT_LT(worst, 1e-6);
   // The test's weights make attention far from uniform (else the map check says little).
   double peak = 0;
@@ -335,7 +334,8 @@ std::string edited_file(const BertWeights& w, const FileEdit& e) {
     }
     if (t.dtype != io::SafetensorsDtype::F32) {
       const auto b = f.bytes(t);
-      out.add_raw(name, t.dtype, shape, std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+      out.add_raw(name, t.dtype, shape,
+                  std::string(reinterpret_cast<const char*>(b.data()), b.size()));
       continue;
     }
     std::vector<float> v = f.read_f32(t);
@@ -371,12 +371,14 @@ TEST(BertLoader, RejectsMalformedFilesNamingTheTensor) {
       {"unknown tensor", {{{"encoder.layer.0.extra.weight", {2}}}}, "extra.weight"},
       {"layer beyond the config", {{{"encoder.layer.2.output.dense.bias", {16}}}}, "layer.2"},
       {"wrong shape", {{}, {}, q0, "", {16, 8}}, "[16, 8]"},
-      {"transposed FFN", {{}, {}, "encoder.layer.1.intermediate.dense.weight", "", {16, 24}},
+      {"transposed FFN",
+       {{}, {}, "encoder.layer.1.intermediate.dense.weight", "", {16, 24}},
        "intermediate_size"},
       {"prefixed duplicate", {{{"bert.embeddings.LayerNorm.bias", {16}}}}, "twice"},
       {"gamma beside weight", {{{"embeddings.LayerNorm.gamma", {16}}}}, "twice"},
       {"integer weights", {{}, {}, "", "", {}, true}, "I32"},
-      {"vocabulary mismatch", {{}, {}, "embeddings.word_embeddings.weight", "", {49, 16}},
+      {"vocabulary mismatch",
+       {{}, {}, "embeddings.word_embeddings.weight", "", {49, 16}},
        "vocab_size"},
   };
   for (const auto& c : cases) {
@@ -446,7 +448,7 @@ TEST(MiniLm, ReproducesPublishedSentenceTransformersVectors) {
   o.batch = 2;
   const MatrixF e = embed_sentences(model, tok, s, o);
   // sentence-transformers golden rows (bert_minilm_anchors.md §5.1), 8 decimals.
-  const std::vector<double> fox = {0.04393357, 0.05893443, 0.04817837, 0.07754804,
+  const std::vector<double> fox = {0.04393357, 0.05893443,  0.04817837,  0.07754804,
                                    0.02674444, -0.03762966, -0.00260507, -0.05994307};
   const std::vector<double> empty = {-0.11883844, 0.04829872, -0.00254808, -0.01101116,
                                      0.05195078,  0.01029177, 0.11543325,  0.00070079};

@@ -46,7 +46,9 @@ TEST(WordPieceTokenizer, BasicTokenizerRules) {
   // Hangul syllables decompose into jamo.
   EXPECT_EQ(t.basic_tokenize("가"), (Words{"\u1100\u1161"}));
   // Invalid UTF-8 becomes U+FFFD, which clean_text drops.
-  EXPECT_EQ(t.basic_tokenize("ab\xFF\xC0\x80" "cd"), (Words{"abcd"}));
+  EXPECT_EQ(t.basic_tokenize("ab\xFF\xC0\x80"
+                             "cd"),
+            (Words{"abcd"}));
 }
 
 TEST(WordPieceTokenizer, OptionsFromTokenizerConfig) {
@@ -124,13 +126,13 @@ TEST(WordPieceTables, NfdAndCategories) {
   EXPECT_EQ(nfd(U"a\u0301\u0323"), std::u32string(U"a\u0323\u0301"));
   // Recursive decomposition: U+1E69 (ṩ) = s + dot below + dot above.
   EXPECT_EQ(nfd(U"\u1E69"), std::u32string(U"s\u0323\u0307"));
-  EXPECT_TRUE(is_mark_nonspacing(0x3099));   // dakuten
-  EXPECT_TRUE(is_other_category(0x200B));    // Cf
-  EXPECT_TRUE(is_other_category(0x0378));    // unassigned
+  EXPECT_TRUE(is_mark_nonspacing(0x3099));  // dakuten
+  EXPECT_TRUE(is_other_category(0x200B));   // Cf
+  EXPECT_TRUE(is_other_category(0x0378));   // unassigned
   EXPECT_FALSE(is_other_category(U'a'));
   EXPECT_TRUE(is_bert_punctuation(U'¿'));
   EXPECT_TRUE(is_bert_punctuation(U'`'));
-  EXPECT_FALSE(is_bert_punctuation(U'€'));   // Sc outside ASCII is not punctuation
+  EXPECT_FALSE(is_bert_punctuation(U'€'));  // Sc outside ASCII is not punctuation
   EXPECT_EQ(simple_lowercase(U'Σ'), U'σ');
 }
 

@@ -175,9 +175,12 @@ std::vector<EncoderOrderRow> order_test(const bert::BertModel& model,
   const std::vector<Index> inner = rng.permutation(n - 2);
   std::vector<Index> pi(static_cast<std::size_t>(n));  // new position t holds old token pi[t]
   pi[0] = 0, pi[static_cast<std::size_t>(n - 1)] = n - 1;
-  for (Index t = 0; t < n - 2; ++t) pi[static_cast<std::size_t>(t + 1)] = inner[static_cast<std::size_t>(t)] + 1;
+  for (Index t = 0; t < n - 2; ++t)
+    pi[static_cast<std::size_t>(t + 1)] = inner[static_cast<std::size_t>(t)] + 1;
   std::vector<std::int32_t> permuted(ids.size());
-  for (Index t = 0; t < n; ++t) permuted[static_cast<std::size_t>(t)] = ids[static_cast<std::size_t>(pi[static_cast<std::size_t>(t)])];
+  for (Index t = 0; t < n; ++t)
+    permuted[static_cast<std::size_t>(t)] =
+        ids[static_cast<std::size_t>(pi[static_cast<std::size_t>(t)])];
   std::vector<EncoderOrderRow> rows;
   for (bool zero : {false, true}) {
     bert::BertForwardOptions fo;
@@ -209,9 +212,10 @@ std::vector<std::vector<std::int32_t>> encoder_segments(const bert::WordPieceTok
                                                         std::string_view text, Index max_length,
                                                         Index max_tokens) {
   if (max_length < 3) {
-    throw UsageError(str_cat("inspect: the segment length must be >= 3 ([CLS], one token, [SEP]), "
-                             "got ",
-                             max_length));
+    throw UsageError(
+        str_cat("inspect: the segment length must be >= 3 ([CLS], one token, [SEP]), "
+                "got ",
+                max_length));
   }
   const auto room = static_cast<std::size_t>(max_length - 2);
   std::vector<std::vector<std::int32_t>> segs;
@@ -246,14 +250,15 @@ std::vector<std::vector<std::int32_t>> encoder_segments(const bert::WordPieceTok
 
 EncoderInspectResult inspect_encoder_heads(const bert::BertModel& model,
                                            const bert::WordPieceTokenizer& tok,
-                                           std::string_view text,
-                                           const EncoderInspectOptions& o,
+                                           std::string_view text, const EncoderInspectOptions& o,
                                            std::string model_source, std::string text_source) {
   const auto& c = model.config();
-  if (o.max_length > c.max_position_embeddings) {
-    throw UsageError(str_cat("inspect: the segment length ", o.max_length,
-                             " is above the model's max_position_embeddings = ",
-                             c.max_position_embeddings));
+  const Index max_length =
+      o.max_length == 0 ? std::min<Index>(128, c.max_position_embeddings) : o.max_length;
+  if (max_length > c.max_position_embeddings) {
+    throw UsageError(
+        str_cat("inspect: the segment length ", max_length,
+                " is above the model's max_position_embeddings = ", c.max_position_embeddings));
   }
   if (o.max_tokens < 0) throw UsageError("inspect: --max-tokens must be >= 0");
   if (o.map_tokens < 2) throw UsageError("inspect: --map-tokens must be >= 2");
@@ -265,12 +270,13 @@ EncoderInspectResult inspect_encoder_heads(const bert::BertModel& model,
                                " layers, ", H, " heads)"));
     }
   }
-  auto segs = encoder_segments(tok, text, o.max_length, o.max_tokens);
+  auto segs = encoder_segments(tok, text, max_length, o.max_tokens);
   if (segs.empty()) throw InputError(str_cat("inspect: '", text_source, "' has no token"));
   if (o.max_tokens > 0) {
     Index total = 0;
     std::size_t keep = 0;
-    while (keep < segs.size() && total < o.max_tokens) total += static_cast<Index>(segs[keep++].size());
+    while (keep < segs.size() && total < o.max_tokens)
+      total += static_cast<Index>(segs[keep++].size());
     segs.resize(keep);
   }
   EncoderInspectResult r;
@@ -278,7 +284,7 @@ EncoderInspectResult inspect_encoder_heads(const bert::BertModel& model,
   r.model_description = c.describe();
   r.text = std::move(text_source);
   r.n_layer = L, r.n_head = H;
-  r.max_length = o.max_length;
+  r.max_length = max_length;
   r.sink_threshold = o.sink_threshold, r.overloaded_threshold = o.overloaded_threshold;
   r.collapsed_threshold = o.collapsed_threshold;
   r.seed = o.seed;
@@ -315,7 +321,8 @@ EncoderInspectResult inspect_encoder_heads(const bert::BertModel& model,
   for (const auto& [l, h, why] : chosen) {
     EncoderMap map;
     map.layer = l, map.head = h, map.why = why;
-    for (Index t = 0; t < m; ++t) map.tokens.push_back(tok.token(segs[0][static_cast<std::size_t>(t)]));
+    for (Index t = 0; t < m; ++t)
+      map.tokens.push_back(tok.token(segs[0][static_cast<std::size_t>(t)]));
     map.weights = MatrixD(m, m);
     const Tensor3f& a = first.captures[0].maps[static_cast<std::size_t>(l)];
     for (Index i = 0; i < m; ++i)
@@ -381,7 +388,10 @@ nlohmann::json to_json(const EncoderInspectResult& r) {
       for (Index j = 0; j < m.weights.cols(); ++j) row.push_back(m.weights(i, j));
       w.push_back(row);
     }
-    maps.push_back({{"layer", m.layer}, {"head", m.head}, {"why", m.why}, {"tokens", m.tokens},
+    maps.push_back({{"layer", m.layer},
+                    {"head", m.head},
+                    {"why", m.why},
+                    {"tokens", m.tokens},
                     {"weights", w}});
   }
   for (const auto& o : r.order) {

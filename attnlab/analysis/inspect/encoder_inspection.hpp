@@ -54,9 +54,9 @@
 namespace attnlab::analysis {
 
 struct EncoderInspectOptions {
-  Index max_length = 128;   // ids per segment, [CLS] and [SEP] included
-  Index max_tokens = 0;     // stop after the segment that reaches this many ids; 0 = all
-  std::vector<std::pair<Index, Index>> maps;  // (layer, head) to show; empty = automatic
+  Index max_length = 0;  // ids per segment, [CLS] and [SEP] included; 0 = min(128, P)
+  Index max_tokens = 0;  // stop after the segment that reaches this many ids; 0 = all
+  std::vector<std::pair<Index, Index>> maps;          // (layer, head) to show; empty = automatic
   std::optional<attention::AttentionSpec> attention;  // inference override
   double sink_threshold = 0.5;
   double overloaded_threshold = 0.9;

@@ -60,7 +60,8 @@ void reject_true(const json& j, const char* field, const char* why, std::string_
     throw FormatError(
         str_cat(source, ": field '", field, "' must be true or false, got ", j[field].dump()));
   }
-  if (j[field].get<bool>()) throw FormatError(str_cat(source, ": field '", field, "' is true: ", why));
+  if (j[field].get<bool>())
+    throw FormatError(str_cat(source, ": field '", field, "' is true: ", why));
 }
 
 }  // namespace
@@ -73,8 +74,8 @@ std::uint64_t BertConfig::parameter_count() const {
                              static_cast<std::uint64_t>(type_vocab_size)) *
                                 C +
                             2 * C;
-  const std::uint64_t layer = 3 * (C * C + C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C) +
-                              2 * C;
+  const std::uint64_t layer =
+      3 * (C * C + C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C) + 2 * C;
   return emb + static_cast<std::uint64_t>(num_hidden_layers) * layer;
 }
 
@@ -82,8 +83,8 @@ void BertConfig::validate(std::string_view source) const {
   auto check = [&](bool ok, const char* field, auto value, const char* rule) {
     if (!ok) throw UsageError(str_cat(source, ": ", field, " = ", value, " (", rule, ")"));
   };
-  check(num_hidden_layers >= 1 && num_hidden_layers <= 1024, "num_hidden_layers",
-        num_hidden_layers, "need 1..1024");
+  check(num_hidden_layers >= 1 && num_hidden_layers <= 1024, "num_hidden_layers", num_hidden_layers,
+        "need 1..1024");
   check(num_attention_heads >= 1 && num_attention_heads <= 1024, "num_attention_heads",
         num_attention_heads, "need 1..1024");
   check(hidden_size >= 1 && hidden_size <= 65536, "hidden_size", hidden_size, "need 1..65536");
@@ -99,8 +100,8 @@ void BertConfig::validate(std::string_view source) const {
         "need 1..1024");
   check(pad_token_id >= 0 && pad_token_id < vocab_size, "pad_token_id", pad_token_id,
         "need 0 <= id < vocab_size");
-  check(std::isfinite(layer_norm_eps) && layer_norm_eps > 0 && layer_norm_eps < 1,
-        "layer_norm_eps", layer_norm_eps, "need 0 < eps < 1");
+  check(std::isfinite(layer_norm_eps) && layer_norm_eps > 0 && layer_norm_eps < 1, "layer_norm_eps",
+        layer_norm_eps, "need 0 < eps < 1");
   check(parameter_count() < (std::uint64_t{1} << 36), "parameter count", parameter_count(),
         "must be below 2^36");
 }
@@ -110,8 +111,7 @@ std::string BertConfig::describe() const {
   std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(parameter_count()) / 1e6);
   return str_cat("BERT L=", num_hidden_layers, " H=", num_attention_heads, " C=", hidden_size,
                  " F=", intermediate_size, " V=", vocab_size, " P=", max_position_embeddings,
-                 hidden_act == nn::GeluKind::tanh ? " gelu=tanh" : "", " (", buf,
-                 " parameters)");
+                 hidden_act == nn::GeluKind::tanh ? " gelu=tanh" : "", " (", buf, " parameters)");
 }
 
 BertConfig parse_bert_config(std::string_view text, std::string_view source) {
@@ -148,8 +148,9 @@ BertConfig parse_bert_config(std::string_view text, std::string_view source) {
   } else if (act == "gelu_new" || act == "gelu_pytorch_tanh") {
     c.hidden_act = nn::GeluKind::tanh;
   } else {
-    throw FormatError(str_cat(source, ": field 'hidden_act' = \"", act,
-                              "\" is not supported (expected gelu, gelu_new or gelu_pytorch_tanh)"));
+    throw FormatError(
+        str_cat(source, ": field 'hidden_act' = \"", act,
+                "\" is not supported (expected gelu, gelu_new or gelu_pytorch_tanh)"));
   }
   const std::string pos = read_string(j, "position_embedding_type", "absolute", source);
   if (pos != "absolute") {

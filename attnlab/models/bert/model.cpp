@@ -20,9 +20,9 @@ void check_sequence(const BertSequence& s, std::size_t index, const BertConfig& 
   const auto n = static_cast<Index>(s.ids.size());
   if (n == 0) throw InputError(str_cat("BERT: sequence ", index, " is empty"));
   if (n > c.max_position_embeddings) {
-    throw InputError(str_cat("BERT: sequence ", index, " has ", n,
-                             " tokens, more than max_position_embeddings = ",
-                             c.max_position_embeddings));
+    throw InputError(
+        str_cat("BERT: sequence ", index, " has ", n,
+                " tokens, more than max_position_embeddings = ", c.max_position_embeddings));
   }
   for (std::size_t t = 0; t < s.ids.size(); ++t) {
     if (s.ids[t] < 0 || s.ids[t] >= c.vocab_size) {
@@ -93,10 +93,12 @@ BertModel::BertModel(BertWeights weights) : weights_(std::move(weights)) {
 attention::AttentionSpec BertModel::attention_spec(const BertForwardOptions& options) const {
   attention::AttentionSpec spec = options.attention.value_or(attention::AttentionSpec{});
   if (!spec.key_mask.empty()) {
-    throw UsageError("BERT: an attention override cannot carry a key mask (masks come from the "
-                     "sequences)");
+    throw UsageError(
+        "BERT: an attention override cannot carry a key mask (masks come from the "
+        "sequences)");
   }
-  if (spec.temperature == 0.0) spec.temperature = std::sqrt(static_cast<double>(config().head_dim()));
+  if (spec.temperature == 0.0)
+    spec.temperature = std::sqrt(static_cast<double>(config().head_dim()));
   return spec;
 }
 
@@ -115,9 +117,9 @@ BertOutput BertModel::forward(std::span<const BertSequence> batch,
     map_entries += L * H * n * n;
   }
   if (options.capture_maps && map_entries > options.max_map_entries) {
-    throw UsageError(str_cat("BERT: capturing maps of this batch needs ", map_entries,
-                             " entries, above the bound max_map_entries = ",
-                             options.max_map_entries));
+    throw UsageError(
+        str_cat("BERT: capturing maps of this batch needs ", map_entries,
+                " entries, above the bound max_map_entries = ", options.max_map_entries));
   }
   const attention::AttentionSpec base = attention_spec(options);
   const bool capture = options.capture_maps || options.value_norms || options.hidden_states;
@@ -134,7 +136,8 @@ BertOutput BertModel::forward(std::span<const BertSequence> batch,
       const Index type = s.types.empty() ? 0 : s.types[static_cast<std::size_t>(t)];
       const float* te = weights_.type_emb() + type * C;
       float* row = y.data() + (segs[b].begin + t) * C;
-      for (Index e = 0; e < C; ++e) row[e] = we[e] + (options.zero_positions ? 0.0f : pe[e]) + te[e];
+      for (Index e = 0; e < C; ++e)
+        row[e] = we[e] + (options.zero_positions ? 0.0f : pe[e]) + te[e];
     }
   }
   nn::layernorm_forward(y.data(), R, C, weights_.emb_ln_w(), weights_.emb_ln_b(), c.layer_norm_eps,

@@ -71,14 +71,14 @@ struct BertForwardOptions {
 };
 
 struct BertCapture {
-  std::vector<Tensor3f> maps;         // [L] of [H, n, n] (rows: queries, columns: keys)
-  std::vector<MatrixF> value_norms;   // [L] of [H, n]
-  std::vector<MatrixF> hidden;        // [L + 1] of [n, C]: after LN_emb, then after each block
+  std::vector<Tensor3f> maps;        // [L] of [H, n, n] (rows: queries, columns: keys)
+  std::vector<MatrixF> value_norms;  // [L] of [H, n]
+  std::vector<MatrixF> hidden;       // [L + 1] of [n, C]: after LN_emb, then after each block
 };
 
 struct BertOutput {
-  std::vector<MatrixF> hidden;         // per sequence: last_hidden_state [n, C]
-  std::vector<BertCapture> captures;   // per sequence, when anything was captured
+  std::vector<MatrixF> hidden;        // per sequence: last_hidden_state [n, C]
+  std::vector<BertCapture> captures;  // per sequence, when anything was captured
   attention::Kernel kernel = attention::Kernel::automatic;  // the kernel of the last attention
 };
 

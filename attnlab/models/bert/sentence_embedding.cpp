@@ -28,11 +28,13 @@ std::vector<float> mean_pool(const MatrixF& hidden, std::span<const std::uint8_t
 
 MatrixF embed_sentences(const BertModel& model, const WordPieceTokenizer& tokenizer,
                         std::span<const std::string> sentences, const EmbedOptions& options) {
-  if (options.batch < 1) throw UsageError(str_cat("embed: --batch must be >= 1, got ", options.batch));
+  if (options.batch < 1)
+    throw UsageError(str_cat("embed: --batch must be >= 1, got ", options.batch));
   const Index P = model.config().max_position_embeddings;
-  if (options.max_length < 2 || options.max_length > P) {
+  const Index max_length = options.max_length == 0 ? std::min<Index>(256, P) : options.max_length;
+  if (max_length < 2 || max_length > P) {
     throw UsageError(str_cat("embed: --max-length must be in [2, ", P,
-                             "] (the model's max_position_embeddings), got ", options.max_length));
+                             "] (the model's max_position_embeddings), got ", max_length));
   }
   if (tokenizer.vocab_size() > model.config().vocab_size) {
     throw UsageError(str_cat("embed: the tokenizer (", tokenizer.source(), ") has ",
@@ -42,7 +44,7 @@ MatrixF embed_sentences(const BertModel& model, const WordPieceTokenizer& tokeni
   const Index S = static_cast<Index>(sentences.size()), C = model.config().hidden_size;
   std::vector<BertSequence> seqs(sentences.size());
   for (std::size_t s = 0; s < sentences.size(); ++s)
-    seqs[s].ids = tokenizer.encode(sentences[s], options.max_length);
+    seqs[s].ids = tokenizer.encode(sentences[s], max_length);
   std::vector<std::size_t> order(sentences.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {

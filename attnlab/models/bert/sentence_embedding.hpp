@@ -27,9 +27,10 @@
 namespace attnlab::models::bert {
 
 struct EmbedOptions {
-  Index batch = 32;         // sentences per forward call
-  Index max_length = 256;   // ids per sentence, [CLS] and [SEP] included (sentence-transformers)
-  bool normalize = true;    // L2-normalize (the Normalize module)
+  Index batch = 32;       // sentences per forward call
+  Index max_length = 0;   // ids per sentence, [CLS] and [SEP] included; 0 = min(256, P)
+                          // (256: sentence-transformers' limit for all-MiniLM-L6-v2)
+  bool normalize = true;  // L2-normalize (the Normalize module)
   std::optional<attention::AttentionSpec> attention;  // inference override
 };
 

@@ -27,10 +27,10 @@ std::string shape_str(const std::vector<std::uint64_t>& s) {
 struct Slot {
   std::vector<std::uint64_t> shape;  // expected file shape
   std::size_t offset = 0;
-  bool transpose = false;   // file [out, in] -> block [in, out] with row stride `stride`
-  std::size_t stride = 0;   // block row length when transposed
-  std::size_t col0 = 0;     // first block column when transposed
-  std::string fields;       // config fields that set the shape (for messages)
+  bool transpose = false;  // file [out, in] -> block [in, out] with row stride `stride`
+  std::size_t stride = 0;  // block row length when transposed
+  std::size_t col0 = 0;    // first block column when transposed
+  std::string fields;      // config fields that set the shape (for messages)
 };
 
 // Every parameter name (without prefix) and where it goes.
@@ -42,14 +42,25 @@ std::map<std::string, Slot> expected_slots(const BertConfig& c) {
   auto vec = [&](std::uint64_t n, std::size_t off, const char* fields) {
     return Slot{{n}, off, false, 0, 0, fields};
   };
-  m["embeddings.word_embeddings.weight"] = {
-      {static_cast<std::uint64_t>(c.vocab_size), C}, lay.word_emb, false, 0, 0,
-      "vocab_size, hidden_size"};
+  m["embeddings.word_embeddings.weight"] = {{static_cast<std::uint64_t>(c.vocab_size), C},
+                                            lay.word_emb,
+                                            false,
+                                            0,
+                                            0,
+                                            "vocab_size, hidden_size"};
   m["embeddings.position_embeddings.weight"] = {
-      {static_cast<std::uint64_t>(c.max_position_embeddings), C}, lay.pos_emb, false, 0, 0,
+      {static_cast<std::uint64_t>(c.max_position_embeddings), C},
+      lay.pos_emb,
+      false,
+      0,
+      0,
       "max_position_embeddings, hidden_size"};
   m["embeddings.token_type_embeddings.weight"] = {
-      {static_cast<std::uint64_t>(c.type_vocab_size), C}, lay.type_emb, false, 0, 0,
+      {static_cast<std::uint64_t>(c.type_vocab_size), C},
+      lay.type_emb,
+      false,
+      0,
+      0,
       "type_vocab_size, hidden_size"};
   m["embeddings.LayerNorm.weight"] = vec(C, lay.emb_ln_w, "hidden_size");
   m["embeddings.LayerNorm.bias"] = vec(C, lay.emb_ln_b, "hidden_size");
@@ -58,8 +69,8 @@ std::map<std::string, Slot> expected_slots(const BertConfig& c) {
     const std::string p = str_cat("encoder.layer.", l, ".");
     const char* names[3] = {"query", "key", "value"};
     for (std::size_t k = 0; k < 3; ++k) {
-      m[p + "attention.self." + names[k] + ".weight"] = {
-          {C, C}, base + lay.qkv_w, true, 3 * C, k * C, "hidden_size"};
+      m[p + "attention.self." + names[k] + ".weight"] = {{C, C}, base + lay.qkv_w, true, 3 * C,
+                                                         k * C,  "hidden_size"};
       m[p + "attention.self." + names[k] + ".bias"] =
           vec(C, base + lay.qkv_b + k * C, "hidden_size");
     }
@@ -79,7 +90,9 @@ std::map<std::string, Slot> expected_slots(const BertConfig& c) {
   return m;
 }
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
 
 // The canonical parameter name of a file tensor name: "bert." stripped, LayerNorm gamma/beta
 // renamed; empty for tensors that are tolerated and ignored.
@@ -153,7 +166,9 @@ static BertLayerParams<T> layer_of(W& w, Index l) {
 BertLayerParams<const float> BertWeights::layer(Index l) const {
   return layer_of<const float>(*this, l);
 }
-BertLayerParams<float> BertWeights::layer(Index l) { return layer_of<float>(*this, l); }
+BertLayerParams<float> BertWeights::layer(Index l) {
+  return layer_of<float>(*this, l);
+}
 
 BertWeights random_bert_weights(const BertConfig& config, std::uint64_t seed, double perturb) {
   BertWeights w = BertWeights::zeros(config);
@@ -237,8 +252,8 @@ BertWeights parse_bert(const io::SafetensorsFile& file, const BertConfig& config
   }
   for (const auto& [name, slot] : slots) {
     if (!found.count(name)) {
-      throw FormatError(str_cat(file.source(), ": tensor '", name, "' ", shape_str(slot.shape),
-                                " is missing"));
+      throw FormatError(
+          str_cat(file.source(), ": tensor '", name, "' ", shape_str(slot.shape), " is missing"));
     }
   }
   // Pass 2: copy.

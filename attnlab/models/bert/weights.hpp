@@ -110,9 +110,9 @@ BertWeights parse_bert(const io::SafetensorsFile& file, const BertConfig& config
 
 struct BertWriteOptions {
   io::SafetensorsDtype dtype = io::SafetensorsDtype::F32;
-  bool bert_prefix = false;   // "bert.embeddings..." like BertForMaskedLM files
-  bool position_ids = true;   // the I64 embeddings.position_ids [1, P] buffer
-  bool pooler = true;         // pooler.dense.{weight,bias} (random; never read)
+  bool bert_prefix = false;  // "bert.embeddings..." like BertForMaskedLM files
+  bool position_ids = true;  // the I64 embeddings.position_ids [1, P] buffer
+  bool pooler = true;        // pooler.dense.{weight,bias} (random; never read)
 };
 std::string encode_bert_safetensors(const BertWeights& w, const BertWriteOptions& options = {});
 // dir/model.safetensors and dir/config.json, all or nothing.

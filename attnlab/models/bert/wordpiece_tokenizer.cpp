@@ -124,8 +124,8 @@ bool read_optional_bool(const nlohmann::json& j, const char* field, std::string_
     return true;
   }
   if (!v.is_boolean()) {
-    throw FormatError(str_cat(source, ": field '", field, "' must be true, false or null, got ",
-                              v.dump()));
+    throw FormatError(
+        str_cat(source, ": field '", field, "' must be true, false or null, got ", v.dump()));
   }
   out = v.get<bool>();
   return true;
@@ -425,11 +425,13 @@ std::vector<std::int32_t> WordPieceTokenizer::encode_pieces(std::string_view tex
   return ids;
 }
 
-std::vector<std::int32_t> WordPieceTokenizer::encode(std::string_view text, Index max_length) const {
+std::vector<std::int32_t> WordPieceTokenizer::encode(std::string_view text,
+                                                     Index max_length) const {
   if (max_length != 0 && max_length < 2) {
-    throw UsageError(str_cat("WordPiece: max_length must be 0 (no limit) or >= 2 ([CLS] and "
-                             "[SEP]), got ",
-                             max_length));
+    throw UsageError(
+        str_cat("WordPiece: max_length must be 0 (no limit) or >= 2 ([CLS] and "
+                "[SEP]), got ",
+                max_length));
   }
   std::vector<std::int32_t> pieces = encode_pieces(text);
   if (max_length > 0 && static_cast<Index>(pieces.size()) > max_length - 2) {

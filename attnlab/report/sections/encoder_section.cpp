@@ -20,7 +20,9 @@ namespace {
 using json = nlohmann::json;
 constexpr std::size_t kKjvBytes = 12000;  // the opening chapters of Genesis
 
-std::string fmt(double v, int digits = 3) { return format_number(v, digits); }
+std::string fmt(double v, int digits = 3) {
+  return format_number(v, digits);
+}
 
 // The texts the section reads: the report's sample and, when Debian's KJV is installed, the
 // opening of Genesis. Returns (text, description).
@@ -92,9 +94,8 @@ std::string layer_table(const json& r) {
     rows.push_back({std::to_string(l), format_percent(x["cls_mass"]), format_percent(x["sep_mass"]),
                     format_percent(x["punct_mass"]), format_percent(x["nw_cls_mass"]),
                     format_percent(x["nw_sep_mass"]), format_percent(x["nw_punct_mass"]),
-                    fmt(x["norm_entropy"]), format_percent(x["sparsity"]),
-                    fmt(x["value_norm_cls"]), fmt(x["value_norm_sep"]),
-                    fmt(x["value_norm_other"])});
+                    fmt(x["norm_entropy"]), format_percent(x["sparsity"]), fmt(x["value_norm_cls"]),
+                    fmt(x["value_norm_sep"]), fmt(x["value_norm_other"])});
   }
   return html_table({"layer", "[CLS]", "[SEP]", "punct.", "[CLS] nw", "[SEP] nw", "punct. nw",
                      "norm. entropy", "sparsity", "‖f([CLS])‖", "‖f([SEP])‖", "‖f(other)‖"},
@@ -119,8 +120,9 @@ std::string labels_table(const json& r) {
       "Labels: sink = mass on [CLS] + [SEP] + punctuation above ", fmt(r["sink_threshold"], 2),
       "; broad = normalized entropy above ", fmt(r["overloaded_threshold"], 2),
       "; collapsed = one fixed target ([CLS], [SEP] or the token itself) above ",
-      fmt(r["collapsed_threshold"], 2), "; previous/next token = mass on that neighbour above 0.5. ",
-      rows.size(), " of ", r["heads"].size(), " heads carry a label."));
+      fmt(r["collapsed_threshold"], 2),
+      "; previous/next token = mass on that neighbour above 0.5. ", rows.size(), " of ",
+      r["heads"].size(), " heads carry a label."));
   if (!rows.empty()) {
     body += html_table({"layer", "head", "labels", "[CLS]", "[SEP]", "punct.", "[SEP] nw", "prev",
                         "next", "norm. entropy"},
@@ -167,9 +169,8 @@ std::string order_table(const json& r) {
   for (std::size_t l = 1; l < blocks; ++l) headers.push_back("block " + std::to_string(l - 1));
   std::vector<std::vector<std::string>> rows;
   for (const auto& o : r["order"]) {
-    std::vector<std::string> row = {o["positions"].get<std::string>() == "learned"
-                                        ? "learned (trained)"
-                                        : "none (removed)"};
+    std::vector<std::string> row = {
+        o["positions"].get<std::string>() == "learned" ? "learned (trained)" : "none (removed)"};
     for (const auto& v : o["per_layer"]) row.push_back(format_number(v.get<double>(), 3));
     rows.push_back(row);
   }
@@ -208,9 +209,10 @@ std::string findings(const json& r) {
       class_peak(layers, "punctuation", "punct_mass", "nw_punct_mass")};
   const ClassPeak& top = *std::max_element(
       peaks.begin(), peaks.end(), [](const auto& a, const auto& b) { return a.raw < b.raw; });
-  std::string text = str_cat("Measured on ", r["segments"].get<Index>(), " segments (",
-                             r["tokens"].get<Index>(), " tokens). Peak share per token class "
-                             "(mean over heads, raw → norm-weighted): ");
+  std::string text =
+      str_cat("Measured on ", r["segments"].get<Index>(), " segments (", r["tokens"].get<Index>(),
+              " tokens). Peak share per token class "
+              "(mean over heads, raw → norm-weighted): ");
   for (std::size_t k = 0; k < peaks.size(); ++k) {
     text += str_cat(k ? "; " : "", peaks[k].name, " ", format_percent(peaks[k].raw), " → ",
                     format_percent(peaks[k].nw), " in layer ", peaks[k].layer);
@@ -280,7 +282,8 @@ std::string render_encoder_section(const json& r) {
   }
   std::string body = paragraph(str_cat(
       "A real pretrained encoder: ", r["model_description"].get<std::string>(), " from ",
-      r["model"].get<std::string>(), " (sentence-transformers/all-MiniLM-L6-v2), read by "
+      r["model"].get<std::string>(),
+      " (sentence-transformers/all-MiniLM-L6-v2), read by "
       "attnlab's own safetensors loader, WordPiece tokenizer and encoder; its embeddings match "
       "sentence-transformers' published vectors (tests). Text: ",
       r["text"].get<std::string>(), ", packed line by line into ", r["segments"].get<Index>(),
