@@ -9,7 +9,9 @@
 //
 // Source: synthetic tokens on a sphere (default), NPY arrays (--q/--k with --v or --hidden), or
 // q/k/v captured from a GPT-2 (--model: one forward pass over the first --window tokens of
-// --text; every chosen layer x head becomes one unit, model_source.hpp). Prints a summary per
+// --text; every chosen layer x head becomes one unit, model_source.hpp) — or from a BERT-family
+// encoder when --model is a BERT directory (bidirectional; the window is "[CLS] ... [SEP]" cut to
+// --window and max_position_embeddings ids, the tokenizer its vocab.txt). Prints a summary per
 // normalizer on stdout; --json writes the result envelope, --out-dir one CSV per sweep. All
 // outputs are written together or not at all.
 #include <cmath>
@@ -27,6 +29,9 @@
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/threads.hpp"
 #include "attnlab/io/npy.hpp"
+#include "attnlab/models/bert/config.hpp"
+#include "attnlab/models/bert/weights.hpp"
+#include "attnlab/models/bert/wordpiece_tokenizer.hpp"
 
 namespace attnlab::cli {
 namespace {
@@ -87,6 +92,24 @@ sel::SelectivitySource load_source(const SelectivityCliOptions& o, const CLI::Ap
     }
     if (o.text_path.empty()) throw UsageError("selectivity: --model needs --text FILE");
     const std::string text = read_text_arg(o.text_path);
+    if (models::bert::looks_like_bert_dir(o.model_path)) {
+      if (!o.tokenizer_dir.empty()) {
+        throw UsageError("selectivity: a BERT model uses its own vocab.txt; drop --tokenizer");
+      }
+      const models::bert::BertModel model(models::bert::load_bert(o.model_path));
+      const auto tok = models::bert::WordPieceTokenizer::load(o.model_path);
+      const Index window = std::min(o.window, model.config().max_position_embeddings);
+      const std::vector<std::int32_t> ids = tok.encode(text, window);
+      sel::ModelSourceOptions mo;
+      mo.layers = o.layers;
+      mo.queries = o.model_queries;
+      mo.tokens = o.tokens;
+      return sel::source_from_bert(
+          model, ids, mo,
+          str_cat("BERT (", model.config().describe(), ") from ", o.model_path, ", first ",
+                  ids.size(), " ids of ", o.text_path, " ([CLS] ... [SEP]), last ", mo.queries,
+                  " positions as queries, bidirectional, ", o.tokens, " vectors"));
+    }
     std::string tok_source;
     models::gpt2::Gpt2Weights weights = models::gpt2::load_gpt2(o.model_path);
     const models::gpt2::BpeTokenizer tok =

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "attnlab/analysis/inspect/encoder_inspection.hpp"
+#include "attnlab/analysis/selectivity/model_source.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/models/bert/model.hpp"
 #include "attnlab/report/sections/encoder_section.hpp"
@@ -17,7 +18,8 @@ using namespace models::bert;
 using analysis::EncoderInspectOptions;
 
 // [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 then words and punctuation.
-const char* kVocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\nlamp\nis\nburning\nsea\nwas\ncalm\n.\n,\n!\n";
+const char* kVocab =
+    "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\nlamp\nis\nburning\nsea\nwas\ncalm\n.\n,\n!\n";
 const char* kText =
     "The lamp is burning. The sea was calm, the lamp is burning!\n"
     "The sea was calm. The lamp, the lamp.\n"
@@ -50,9 +52,9 @@ TEST(EncoderSegments, PackLinesIntoClsSepSegments) {
     inner.insert(inner.end(), s.begin() + 1, s.end() - 1);
   }
   std::vector<std::int32_t> all;
-  for (const char* line : {"The lamp is burning. The sea was calm, the lamp is burning!",
-                           "The sea was calm. The lamp, the lamp.",
-                           "The sea is burning, the lamp was calm."}) {
+  for (const char* line :
+       {"The lamp is burning. The sea was calm, the lamp is burning!",
+        "The sea was calm. The lamp, the lamp.", "The sea is burning, the lamp was calm."}) {
     const auto p = f.tok.encode_pieces(line);
     all.insert(all.end(), p.begin(), p.end());
   }
@@ -168,6 +170,35 @@ TEST(EncoderInspection, RejectsBadOptions) {
   EXPECT_THROW(analysis::inspect_encoder_heads(f.model, f.tok, kText, o, "m", "t"), UsageError);
   o.maps.clear();
   EXPECT_THROW(analysis::inspect_encoder_heads(f.model, f.tok, " \n\n", o, "m", "t"), InputError);
+}
+
+TEST(BertSelectivitySource, HeadsAreTheEncodersOwnProjections) {
+  Fixture f;
+  const auto ids = f.tok.encode("The lamp is burning. The sea was calm, the lamp is burning!");
+  analysis::selectivity::ModelSourceOptions mo;
+  mo.layers = {1};
+  mo.queries = 4;
+  const auto src = analysis::selectivity::source_from_bert(f.model, ids, mo, "tiny");
+  EXPECT_FALSE(src.causal);
+  ASSERT_EQ(src.num_heads(), 2);
+  BertForwardOptions fo;
+  fo.projections = true;
+  const auto out = f.model.forward({{ids, {}, {}}}, fo);
+  const auto n = static_cast<Index>(ids.size());
+  for (Index h = 0; h < 2; ++h) {
+    const auto& head = src.heads[static_cast<std::size_t>(h)];
+    EXPECT_EQ(head.label, "L1.H" + std::to_string(h));
+    ASSERT_EQ(head.k.rows(), n);
+    for (Index e = 0; e < 8; ++e) {
+      EXPECT_EQ(head.q(3, e), out.captures[0].q[1](h, n - 1, e));
+      EXPECT_EQ(head.k(0, e), out.captures[0].k[1](h, 0, e));
+      EXPECT_EQ(head.x(2, e), out.captures[0].v[1](h, 2, e));
+    }
+  }
+  mo.tokens = "hidden";
+  EXPECT_EQ(analysis::selectivity::source_from_bert(f.model, ids, mo, "t").token_dim(), 16);
+  mo.layers = {2};
+  EXPECT_THROW(analysis::selectivity::source_from_bert(f.model, ids, mo, "t"), UsageError);
 }
 
 }  // namespace

@@ -49,8 +49,9 @@ TEST_F(BertCli, EmbedWritesEmbeddingsIdsAndMaps) {
   ASSERT_EQ(e.shape, (std::vector<Index>{2, 16}));
   for (Index s = 0; s < 2; ++s) {
     double n = 0;
-    for (Index c = 0; c < 16; ++c) n += e.values[static_cast<std::size_t>(s * 16 + c)] *
-                                        e.values[static_cast<std::size_t>(s * 16 + c)];
+    for (Index c = 0; c < 16; ++c)
+      n += e.values[static_cast<std::size_t>(s * 16 + c)] *
+           e.values[static_cast<std::size_t>(s * 16 + c)];
     EXPECT_NEAR(n, 1.0, 1e-5);  // L2-normalized
   }
   const auto ids = nlohmann::json::parse(read_file(dir_ / "ids.json"));
@@ -79,8 +80,8 @@ TEST_F(BertCli, EmbedWritesEmbeddingsIdsAndMaps) {
 }
 
 TEST_F(BertCli, InspectDetectsTheEncoder) {
-  const auto r = run_cli({"inspect", "--model", p("m"), "--text", p("t.txt"), "--json",
-                          p("r.json"), "--html", p("page.html")});
+  const auto r = run_cli({"inspect", "--model", p("m"), "--text", p("t.txt"), "--json", p("r.json"),
+                          "--html", p("page.html")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("[CLS]  [SEP]  punct"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("order test"), std::string::npos) << r.out;
@@ -90,21 +91,33 @@ TEST_F(BertCli, InspectDetectsTheEncoder) {
   EXPECT_NE(read_file(dir_ / "page.html").find("<svg"), std::string::npos);
 }
 
+TEST_F(BertCli, SelectivityReadsTheEncodersHeads) {
+  const auto r = run_cli(
+      {"selectivity", "--model",      p("m"),          "--text", p("t.txt"),           "--quick",
+       "--sweeps",    "length,count", "--lengths",     "4,8",    "--reference-length", "8",
+       "--counts",    "1,2",          "--n-at-length", "2",      "--model-queries",    "3",
+       "--json",      p("s.json")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto env = nlohmann::json::parse(read_file(dir_ / "s.json"));
+  EXPECT_EQ(env["result"]["source"]["causal"], false) << env["result"]["source"].dump();
+  EXPECT_EQ(env["result"]["source"]["heads"], 4);
+}
+
 TEST_F(BertCli, BadInputFailsCleanly) {
   const auto out = dir_ / "o.npy";
   const std::vector<std::filesystem::path> outs = {out};
   expect_cli_failure({"embed", "--model", p("m"), "--out", out.string()}, 2, "--text", outs);
-  expect_cli_failure({"embed", "--model", p("m"), "--text", p("t.txt"), "--sentence", "x", "--out",
-                      out.string()},
-                     2, "either", outs);
+  expect_cli_failure(
+      {"embed", "--model", p("m"), "--text", p("t.txt"), "--sentence", "x", "--out", out.string()},
+      2, "either", outs);
   expect_cli_failure({"embed", "--model", p("m"), "--text", p("empty.txt"), "--out", out.string()},
                      3, "no sentence", outs);
-  expect_cli_failure({"embed", "--model", p("m"), "--sentence", "x", "--max-length", "1", "--out",
-                      out.string()},
-                     2, "--max-length", outs);
-  expect_cli_failure({"embed", "--model", p("m"), "--sentence", "x", "--max-length", "25", "--out",
-                      out.string()},
-                     2, "max_position_embeddings", outs);
+  expect_cli_failure(
+      {"embed", "--model", p("m"), "--sentence", "x", "--max-length", "1", "--out", out.string()},
+      2, "--max-length", outs);
+  expect_cli_failure(
+      {"embed", "--model", p("m"), "--sentence", "x", "--max-length", "25", "--out", out.string()},
+      2, "max_position_embeddings", outs);
   expect_cli_failure({"embed", "--model", p("m"), "--sentence", "x", "--batch", "0"}, 2, "batch");
   expect_cli_failure({"embed", "--model", p("nope"), "--sentence", "x", "--out", out.string()}, 3,
                      "model.safetensors", outs);
@@ -130,15 +143,15 @@ TEST_F(BertCli, BadInputFailsCleanly) {
   expect_cli_failure({"inspect", "--model", p("m"), "--text", p("t.txt"), "--tokenizer", p("m"),
                       "--json", js.string()},
                      2, "vocab.txt", {js});
-  expect_cli_failure({"inspect", "--model", p("m"), "--text", p("t.txt"), "--context", "2",
-                      "--json", js.string()},
-                     2, "segment length", {js});
-  expect_cli_failure({"inspect", "--model", p("m"), "--text", p("t.txt"), "--maps", "5:0", "--json",
-                      js.string()},
-                     2, "outside the model", {js});
-  expect_cli_failure({"inspect", "--model", p("m"), "--text", p("empty.txt"), "--json",
-                      js.string()},
-                     3, "no token", {js});
+  expect_cli_failure(
+      {"inspect", "--model", p("m"), "--text", p("t.txt"), "--context", "2", "--json", js.string()},
+      2, "segment length", {js});
+  expect_cli_failure(
+      {"inspect", "--model", p("m"), "--text", p("t.txt"), "--maps", "5:0", "--json", js.string()},
+      2, "outside the model", {js});
+  expect_cli_failure(
+      {"inspect", "--model", p("m"), "--text", p("empty.txt"), "--json", js.string()}, 3,
+      "no token", {js});
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "attnlab/analysis/selectivity/source.hpp"
+#include "attnlab/models/bert/model.hpp"
 #include "attnlab/models/gpt2/model.hpp"
 
 namespace attnlab::analysis::selectivity {
@@ -40,6 +41,15 @@ struct ModelSourceOptions {
 // InputError for a window of fewer than 2 tokens or longer than the model's n_positions (and for
 // token ids outside the vocabulary, from the model).
 SelectivitySource source_from_gpt2(const models::gpt2::Gpt2Model& model,
+                                   std::span<const std::int32_t> tokens,
+                                   const ModelSourceOptions& options, std::string description);
+
+// The same from a BERT-family encoder: one bidirectional forward over `tokens` (usually
+// "[CLS] pieces [SEP]"); q, k, v of every chosen layer and head, the block input for "hidden".
+// The source is NOT causal: at sweep length L' a query attends to L' keys ending at the window's
+// last position. InputError for a window of fewer than 2 tokens or more than
+// max_position_embeddings; UsageError as above.
+SelectivitySource source_from_bert(const models::bert::BertModel& model,
                                    std::span<const std::int32_t> tokens,
                                    const ModelSourceOptions& options, std::string description);
 

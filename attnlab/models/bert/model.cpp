@@ -122,7 +122,8 @@ BertOutput BertModel::forward(std::span<const BertSequence> batch,
                 " entries, above the bound max_map_entries = ", options.max_map_entries));
   }
   const attention::AttentionSpec base = attention_spec(options);
-  const bool capture = options.capture_maps || options.value_norms || options.hidden_states;
+  const bool capture =
+      options.capture_maps || options.value_norms || options.hidden_states || options.projections;
   BertOutput out;
   if (capture) out.captures.resize(batch.size());
 
@@ -173,6 +174,11 @@ BertOutput BertModel::forward(std::span<const BertSequence> batch,
       if (options.capture_maps) out.captures[b].maps.push_back(std::move(r.weights));
       if (options.value_norms) {
         out.captures[b].value_norms.push_back(value_output_norms(v, p.out_w, C));
+      }
+      if (options.projections) {
+        out.captures[b].q.push_back(q);
+        out.captures[b].k.push_back(k);
+        out.captures[b].v.push_back(v);
       }
     }
     // x = LN1(x + merged Wo + bo)

@@ -26,7 +26,8 @@
 // Capture (per sequence, per layer, all heads): maps [H, n, n] of attention weights; value-output
 // norms ‖f_h(x_j)‖ = ‖(x_j Wv_h + bv_h) · Wo_h‖ [H, n] (Kobayashi et al. 2020: a head's
 // contribution of key j to query i is α_ij · f_h(x_j), so α_ij · ‖f_h(x_j)‖ is the "norm-weighted"
-// attention); the residual stream after the embedding LayerNorm and after every block.
+// attention); the residual stream after the embedding LayerNorm and after every block (the input
+// of block l is hidden[l]); per-head q, k, v of every layer (projections).
 //
 // Order-test knob: zero_positions drops pos_emb (the network is then permutation-equivariant:
 // bidirectional attention without positions cannot see order).
@@ -65,6 +66,7 @@ struct BertForwardOptions {
   bool capture_maps = false;    // BertCapture::maps
   bool value_norms = false;     // BertCapture::value_norms
   bool hidden_states = false;   // BertCapture::hidden
+  bool projections = false;     // BertCapture::q, k, v (what selectivity studies read)
   bool zero_positions = false;  // order test: no position embeddings
   // Bound on Σ_sequences L·H·n² captured map entries (UsageError beyond it).
   Index max_map_entries = Index{1} << 28;
@@ -74,6 +76,7 @@ struct BertCapture {
   std::vector<Tensor3f> maps;        // [L] of [H, n, n] (rows: queries, columns: keys)
   std::vector<MatrixF> value_norms;  // [L] of [H, n]
   std::vector<MatrixF> hidden;       // [L + 1] of [n, C]: after LN_emb, then after each block
+  std::vector<Tensor3f> q, k, v;     // [L] of [H, n, d]: what attention was given (before 1/T)
 };
 
 struct BertOutput {
