@@ -98,4 +98,23 @@ if [ "$want_bench" = 1 ]; then
   fi
 fi
 
+# --bench: Hugging Face transformers (BertModel, BertTokenizerFast), the peer of bench/bert, in
+# .venv-hf (ignored by git) over Debian's python3-torch 1.13 (--system-site-packages). 4.49.0 is
+# the newest transformers whose BertModel imports with torch 1.13 (4.50 needs torch 2's
+# torch.distributed.tensor); a constraint holds numpy and torch at Debian's versions.
+if [ "$want_bench" = 1 ]; then
+  venv_hf="$here/.venv-hf" hf_log=/tmp/attnlab-pip-hf.log
+  hf_pins=(transformers==4.49.0 tokenizers==0.21.4 safetensors==0.8.0 huggingface-hub==0.36.2)
+  if ! "$venv_hf/bin/python" -c "import torch, transformers; assert transformers.__version__ == '4.49.0'" >/dev/null 2>&1; then
+    echo "bootstrap: installing ${hf_pins[*]} into .venv-hf (over Debian's python3-torch)" >&2
+    : >"$hf_log"
+    if [ ! -x "$venv_hf/bin/python" ] && ! /usr/bin/python3 -m venv --system-site-packages "$venv_hf" >>"$hf_log" 2>&1; then
+      echo "bootstrap: warning: python3 -m venv .venv-hf failed (log: $hf_log); the transformers peer of bench/bert will be skipped" >&2
+    elif ! "$venv_hf/bin/python" -c "import numpy, torch; print(f'numpy=={numpy.__version__}\ntorch=={torch.__version__}')" >"$venv_hf/constraints.txt" 2>>"$hf_log" ||
+         ! "$venv_hf/bin/python" -m pip install -q -c "$venv_hf/constraints.txt" "${hf_pins[@]}" >>"$hf_log" 2>&1; then
+      echo "bootstrap: warning: pip install ${hf_pins[*]} into .venv-hf failed (log: $hf_log); the transformers peer of bench/bert will be skipped" >&2
+    fi
+  fi
+fi
+
 echo "bootstrap: ready"
