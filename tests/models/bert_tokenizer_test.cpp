@@ -128,7 +128,8 @@ TEST(WordPieceTables, NfdAndCategories) {
   EXPECT_EQ(nfd(U"\u1E69"), std::u32string(U"s\u0323\u0307"));
   EXPECT_TRUE(is_mark_nonspacing(0x3099));  // dakuten
   EXPECT_TRUE(is_other_category(0x200B));   // Cf
-  EXPECT_TRUE(is_other_category(0x0378));   // unassigned
+  EXPECT_FALSE(is_other_category(0x0378));  // unassigned: kept, as BertTokenizerFast does
+  EXPECT_TRUE(is_other_category(0xE000));   // private use (Co)
   EXPECT_FALSE(is_other_category(U'a'));
   EXPECT_TRUE(is_bert_punctuation(U'¿'));
   EXPECT_TRUE(is_bert_punctuation(U'`'));
@@ -178,6 +179,11 @@ TEST(WordPieceTokenizer, GoldenIdsOnTheRealVocabulary) {
        {101, 1879, 1755, 1672, 1864, 1876, 1671, 100, 1961, 1665, 30184, 1636, 102}},
       {"The weather is lovely today.", {101, 1996, 4633, 2003, 8403, 2651, 1012, 102}},
       {"", {101, 102}},
+      // Unassigned code points stay and make their word [UNK]; private use is dropped
+      // (BertTokenizerFast of transformers 4.49 / tokenizers 0.21, bench/bert/crosscheck.py).
+      {"Private use \ue000 and noncharacter \ufdd0 and unassigned \u0378 code points.",
+       {101, 2797, 2224, 1998, 2512, 7507, 22648, 3334, 100, 1998, 14477, 18719, 19225, 100, 3642,
+        2685, 1012, 102}},
   };
   for (const auto& [text, ids] : cases) EXPECT_EQ(t.encode(text), ids) << "input: " << text;
   EXPECT_EQ(t.encode("¿Cuál es la capital de Chile? Santiago está en el valle central.").size(),

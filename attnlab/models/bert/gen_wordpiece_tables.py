@@ -3,7 +3,8 @@
 as sorted tables (see wordpiece_tables.hpp for what each one is used for).
 
   Mn      General_Category Mn (dropped after NFD when accents are stripped)
-  Other   General_Category C* = Cc Cf Cs Co and unassigned code points (Cn), dropped by clean_text
+  Other   General_Category Cc Cf Cs Co (not unassigned Cn: the fast tokenizer keeps those), dropped
+          by clean_text
   Punct   General_Category P* (Pc Pd Ps Pe Pi Pf Po), split off as single-character words
   NFD     canonical decompositions, applied recursively here (each entry is the full expansion);
           Hangul syllables are decomposed algorithmically at run time, not stored
@@ -75,8 +76,9 @@ def main():
     version = read_version(ucd)
     data = read_unicode_data(ucd)
     mn = {c for c, r in data.items() if r[0] == "Mn"}
-    other = {c for c in range(0x110000)
-             if c not in data or data[c][0] in ("Cc", "Cf", "Cs", "Co")}
+    # Assigned C* only: Hugging Face's fast tokenizer keeps unassigned code points (Cn) as
+    # ordinary characters (measured against BertTokenizerFast, bench/bert/crosscheck.py).
+    other = {c for c, r in data.items() if r[0] in ("Cc", "Cf", "Cs", "Co")}
     punct = {c for c, r in data.items() if r[0].startswith("P")}
 
     canonical = {}

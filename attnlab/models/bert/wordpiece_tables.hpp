@@ -2,8 +2,11 @@
 //
 // What Hugging Face tokenizers' BertNormalizer / BertPreTokenizer (normalizers/bert.rs,
 // pre_tokenizers/bert.rs) ask of each code point:
-//   is_other_category      General_Category C* (Cc, Cf, Cs, Co) or unassigned (Cn): clean_text
-//                          drops these (except \t \n \r, which the caller maps to a space)
+//   is_other_category      General_Category Cc, Cf, Cs, Co: clean_text drops these (except
+//                          \t \n \r, which the caller maps to a space). Unassigned code points
+//                          (Cn) are kept as ordinary characters, as BertTokenizerFast does
+//                          (Google's original and HF's slow tokenizer drop them; measured in
+//                          bench/bert/crosscheck.py)
 //   is_mark_nonspacing     Mn: dropped after NFD when accents are stripped
 //   is_unicode_punctuation P*: isolated as one-character words (the caller adds the ASCII
 //                          symbol ranges BERT also treats as punctuation)

@@ -8,8 +8,9 @@
 //      through steps 1–6 separately (WordPieceOptions::split_special_tokens = false turns this
 //      off: the strings are then ordinary text, "[", "sep", "]").
 //   1. Decode UTF-8; a byte that is not part of a valid sequence becomes U+FFFD.
-//   2. clean_text: drop U+0000, U+FFFD and every code point of category C* (Cc Cf Cs Co, and
-//      unassigned) except \t \n \r; map \t \n \r and every White_Space code point to U+0020.
+//   2. clean_text: drop U+0000, U+FFFD and every code point of category Cc, Cf, Cs or Co except
+//      \t \n \r (unassigned code points stay, as in BertTokenizerFast); map \t \n \r and every
+//      White_Space code point to U+0020.
 //   3. handle_chinese_chars: a space before and after each CJK ideograph (U+4E00–9FFF,
 //      3400–4DBF, 20000–2A6DF, 2A700–2B73F, 2B740–2B81F, 2B920–2CEAF, F900–FAFF, 2F800–2FA1F).
 //   4. strip_accents (default: same as lowercase): NFD (canonical decomposition with Hangul
