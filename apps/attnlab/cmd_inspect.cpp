@@ -149,6 +149,27 @@ std::string encoder_table_text(const analysis::EncoderInspectResult& r) {
   return os.str();
 }
 
+// --json envelope and --html page (all or nothing), then the table on stdout.
+void write_outputs(const InspectCliOptions& o, const RunInfo& info, const Timings& timings,
+                   const nlohmann::json& result, const char* section,
+                   const std::string& model_description,
+                   std::string (*render)(const nlohmann::json&), const std::string& table) {
+  OutputSet outputs;
+  if (!o.common.json_path.empty()) {
+    outputs.add(o.common.json_path, dump_json(make_result_envelope(info, timings, result)));
+  }
+  if (!o.html.empty()) {
+    report::HtmlPage page("attnlab inspect");
+    page.add_section(section, "Per-head diagnostics: " + model_description, render(result));
+    std::string cmdline;
+    for (const auto& a : command_line()) cmdline += (cmdline.empty() ? "" : " ") + a;
+    page.set_footer_note(cmdline);
+    outputs.add(o.html, page.render());
+  }
+  outputs.commit();
+  std::fwrite(table.data(), 1, table.size(), stdout);
+}
+
 void run_inspect_encoder(const InspectCliOptions& o, RunInfo& info, const std::string& dir) {
   Timings timings;
   analysis::EncoderInspectOptions eo;
@@ -186,23 +207,8 @@ void run_inspect_encoder(const InspectCliOptions& o, RunInfo& info, const std::s
     r = analysis::inspect_encoder_heads(model, tok, text, eo, dir, o.text);
   }
   if (bar) bar->finish();
-  const nlohmann::json result = analysis::to_json(r);
-  OutputSet outputs;
-  if (!o.common.json_path.empty()) {
-    outputs.add(o.common.json_path, dump_json(make_result_envelope(info, timings, result)));
-  }
-  if (!o.html.empty()) {
-    report::HtmlPage page("attnlab inspect");
-    page.add_section("encoder", "Per-head diagnostics: " + r.model_description,
-                     report::render_encoder_section(result));
-    std::string cmdline;
-    for (const auto& a : command_line()) cmdline += (cmdline.empty() ? "" : " ") + a;
-    page.set_footer_note(cmdline);
-    outputs.add(o.html, page.render());
-  }
-  outputs.commit();
-  const std::string out = encoder_table_text(r);
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  write_outputs(o, info, timings, analysis::to_json(r), "encoder", r.model_description,
+                report::render_encoder_section, encoder_table_text(r));
 }
 
 void run_inspect(const InspectCliOptions& o) {
@@ -267,23 +273,8 @@ void run_inspect(const InspectCliOptions& o) {
     r = analysis::inspect_gpt2_heads(model, ids, &tok, io, source, static_cast<Index>(text.size()));
   }
   if (bar) bar->finish();
-  const nlohmann::json result = analysis::to_json(r);
-  OutputSet outputs;
-  if (!o.common.json_path.empty()) {
-    outputs.add(o.common.json_path, dump_json(make_result_envelope(info, timings, result)));
-  }
-  if (!o.html.empty()) {
-    report::HtmlPage page("attnlab inspect");
-    page.add_section("inspect", "Per-head diagnostics: " + r.model_description,
-                     report::render_inspect_section(result));
-    std::string cmdline;
-    for (const auto& a : command_line()) cmdline += (cmdline.empty() ? "" : " ") + a;
-    page.set_footer_note(cmdline);
-    outputs.add(o.html, page.render());
-  }
-  outputs.commit();
-  const std::string out = table_text(r);
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  write_outputs(o, info, timings, analysis::to_json(r), "inspect", r.model_description,
+                report::render_inspect_section, table_text(r));
 }
 
 void register_inspect(CLI::App& app) {
