@@ -58,17 +58,27 @@ std::size_t DataParallelTrainGraph<T>::activation_bytes() const {
 
 template <class T>
 GraphLoss DataParallelTrainGraph<T>::forward(const T* params, const std::int32_t* tokens,
-                                             const std::int32_t* targets) {
+                                             const std::int32_t* targets, RowScores* rows) {
   std::vector<GraphLoss> part(graphs_.size());
+  std::vector<RowScores> part_rows(rows ? graphs_.size() : 0);
   on_replicas(replicas(), [&](int r) {
-    const Index off = first_row_[static_cast<std::size_t>(r)] * seq_;
-    part[static_cast<std::size_t>(r)] =
-        graphs_[static_cast<std::size_t>(r)].forward(params, tokens + off, targets + off);
+    const auto ri = static_cast<std::size_t>(r);
+    const Index off = first_row_[ri] * seq_;
+    part[ri] =
+        graphs_[ri].forward(params, tokens + off, targets + off, rows ? &part_rows[ri] : nullptr);
   });
   GraphLoss total;
   for (const auto& p : part) {
     total.sum_nll += p.sum_nll;
     total.scored += p.scored;
+  }
+  if (rows) {
+    rows->nll.clear();
+    rows->hit.clear();
+    for (const auto& p : part_rows) {
+      rows->nll.insert(rows->nll.end(), p.nll.begin(), p.nll.end());
+      rows->hit.insert(rows->hit.end(), p.hit.begin(), p.hit.end());
+    }
   }
   return total;
 }

@@ -38,7 +38,9 @@ class DataParallelTrainGraph {
   std::size_t activation_bytes() const;
 
   // As GptTrainGraph::forward / forward_backward on the whole [batch, seq] block.
-  GraphLoss forward(const T* params, const std::int32_t* tokens, const std::int32_t* targets);
+  // (rows: the replicas' row scores concatenated in row order.)
+  GraphLoss forward(const T* params, const std::int32_t* tokens, const std::int32_t* targets,
+                    RowScores* rows = nullptr);
   GraphLoss forward_backward(const T* params, const std::int32_t* tokens,
                              const std::int32_t* targets, T* grads);
 

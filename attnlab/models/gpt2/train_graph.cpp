@@ -320,10 +320,13 @@ struct GptTrainGraph<T>::Impl {
     return loss;
   }
 
-  GraphLoss forward(const T* params, const std::int32_t* tok, const std::int32_t* tgt) {
+  GraphLoss forward(const T* params, const std::int32_t* tok, const std::int32_t* tgt,
+                    RowScores* rows) {
     check_ids(tok, tgt);
     run_forward(params, tok);
-    const double sum = nn::tied_softmax_xent(lnf.data(), BT, C, params + layout.lm_head, V, tgt);
+    const double sum =
+        nn::tied_softmax_xent<T>(lnf.data(), BT, C, params + layout.lm_head, V, tgt, 0.0, nullptr,
+                                 nullptr, rows ? &rows->nll : nullptr, rows ? &rows->hit : nullptr);
     return make_loss(sum, tgt, BT);
   }
 
@@ -376,8 +379,8 @@ std::size_t GptTrainGraph<T>::activation_bytes() const {
 
 template <class T>
 GraphLoss GptTrainGraph<T>::forward(const T* params, const std::int32_t* tokens,
-                                    const std::int32_t* targets) {
-  return impl_->forward(params, tokens, targets);
+                                    const std::int32_t* targets, RowScores* rows) {
+  return impl_->forward(params, tokens, targets, rows);
 }
 
 template <class T>

@@ -54,6 +54,12 @@ struct GraphLoss {
   double mean() const { return scored > 0 ? sum_nll / static_cast<double>(scored) : 0.0; }
 };
 
+// Per-row scores of an evaluation forward ([batch · seq] each, row-major like the targets).
+struct RowScores {
+  std::vector<double> nll;        // −log p(target); NaN where the target is not scored
+  std::vector<std::uint8_t> hit;  // 1 where the target has the row's largest logit (ties: hit)
+};
+
 template <class T>
 class GptTrainGraph {
  public:
@@ -72,7 +78,9 @@ class GptTrainGraph {
   // tokens, targets [batch, seq] row-major; targets < 0 are not scored. InputError for a token or
   // target outside the vocabulary (naming row and column).
   // Loss only; no backward possible afterwards.
-  GraphLoss forward(const T* params, const std::int32_t* tokens, const std::int32_t* targets);
+  // rows (optional) receives every row's NLL and whether its target is the argmax.
+  GraphLoss forward(const T* params, const std::int32_t* tokens, const std::int32_t* targets,
+                    RowScores* rows = nullptr);
   // Loss and gradients: grads [num_params] is overwritten with ∂(mean loss)/∂params
   // (frozen or unused parameters get 0). NumericError when the loss is not finite.
   // normalizer > 0 divides the summed NLL by it instead of by this batch's scored count (the

@@ -12,13 +12,14 @@ namespace attnlab::nn {
 template <class T>
 double tied_softmax_xent(const T* h, Index n, Index C, const T* E, Index V,
                          const std::int32_t* targets, double grad_scale, T* dh, T* dE,
-                         std::vector<double>* row_nll) {
+                         std::vector<double>* row_nll, std::vector<std::uint8_t>* row_hit) {
   const bool grads = dh != nullptr;
   if (grads != (dE != nullptr)) {
     throw UsageError("tied_softmax_xent: dh and dE must be given together");
   }
   if (row_nll)
     row_nll->assign(static_cast<std::size_t>(n), std::numeric_limits<double>::quiet_NaN());
+  if (row_hit) row_hit->assign(static_cast<std::size_t>(n), 0);
   const Index chunk =
       std::max<Index>(1, std::min<Index>(n, (Index{1} << 20) / std::max<Index>(1, V)));
   AlignedVector<T> z(static_cast<std::size_t>(chunk * V));
@@ -39,6 +40,7 @@ double tied_softmax_xent(const T* h, Index n, Index C, const T* E, Index V,
       T mx = -std::numeric_limits<T>::infinity();
       for (Index v = 0; v < V; ++v) mx = std::max(mx, zr[v]);
       const T z_target = zr[target];
+      if (row_hit) (*row_hit)[static_cast<std::size_t>(r0 + r)] = z_target >= mx ? 1 : 0;
       // One exp per logit in T (relative error ~1 ulp of T), summed in double; with gradients
       // the exponentials are kept in z and scaled to softmax · grad_scale in a second pass.
       double sum = 0.0;
@@ -73,9 +75,9 @@ double tied_softmax_xent(const T* h, Index n, Index C, const T* E, Index V,
 
 template double tied_softmax_xent<float>(const float*, Index, Index, const float*, Index,
                                          const std::int32_t*, double, float*, float*,
-                                         std::vector<double>*);
+                                         std::vector<double>*, std::vector<std::uint8_t>*);
 template double tied_softmax_xent<double>(const double*, Index, Index, const double*, Index,
                                           const std::int32_t*, double, double*, double*,
-                                          std::vector<double>*);
+                                          std::vector<double>*, std::vector<std::uint8_t>*);
 
 }  // namespace attnlab::nn

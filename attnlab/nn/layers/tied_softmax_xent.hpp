@@ -24,10 +24,12 @@
 namespace attnlab::nn {
 
 // dh and dE are both null (loss only) or both set. row_nll (optional) receives nll_t for every
-// row ([n], NaN for unscored rows).
+// row ([n], NaN for unscored rows); row_hit (optional) receives 1 where the target has the
+// largest logit of its row (z_t[target] ≥ max z_t: ties count as hits), 0 elsewhere ([n]).
 template <class T>
 double tied_softmax_xent(const T* h, Index n, Index C, const T* E, Index V,
                          const std::int32_t* targets, double grad_scale = 0.0, T* dh = nullptr,
-                         T* dE = nullptr, std::vector<double>* row_nll = nullptr);
+                         T* dE = nullptr, std::vector<double>* row_nll = nullptr,
+                         std::vector<std::uint8_t>* row_hit = nullptr);
 
 }  // namespace attnlab::nn
