@@ -3,9 +3,16 @@
 # trained-model cache is keyed by it, so a cached model is reused exactly while this code is
 # unchanged (models/bert, which the trainer never runs, is left out). Rewritten only when it
 # changes.
-file(GLOB_RECURSE files RELATIVE ${SRC} ${SRC}/attnlab/attention/*.?pp ${SRC}/attnlab/nn/*.?pp
-     ${SRC}/attnlab/models/gpt2/*.?pp ${SRC}/attnlab/models/tinylm/*.?pp ${SRC}/attnlab/io/*.?pp
-     ${SRC}/attnlab/core/*.?pp)
+# DIRS (optional, ';'-separated, relative to SRC) adds more source folders to the hash: the
+# trade-off study's cache key also covers attnlab/analysis/tradeoff.
+set(globs ${SRC}/attnlab/attention/*.?pp ${SRC}/attnlab/nn/*.?pp ${SRC}/attnlab/models/gpt2/*.?pp
+    ${SRC}/attnlab/models/tinylm/*.?pp ${SRC}/attnlab/io/*.?pp ${SRC}/attnlab/core/*.?pp)
+if(DEFINED DIRS)
+  foreach(d ${DIRS})
+    list(APPEND globs ${SRC}/${d}/*.?pp)
+  endforeach()
+endif()
+file(GLOB_RECURSE files RELATIVE ${SRC} ${globs})
 list(SORT files)
 set(all "")
 foreach(f ${files})

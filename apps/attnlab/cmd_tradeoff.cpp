@@ -30,7 +30,7 @@ struct TradeoffCliOptions {
   TradeoffPlan plan;
   std::string tasks = "recency,retrieval,mqar,kjv", variants;
   Index context = 64, seeds = 3, stream_tokens = 0;
-  bool quick = false;
+  bool quick = false, levers = false;
   std::string out_dir;
 };
 
@@ -74,18 +74,32 @@ void run_tradeoff_cmd(TradeoffCliOptions& o) {
     plan.streaming_options.train = plan.study.train;
     plan.streaming_options.context = o.context;
     plan.streaming_options.tokens = o.stream_tokens > 0 ? o.stream_tokens : 8 * o.context;
+    if (o.levers) plan.streaming_options.levers = SinkStreamingOptions::all_levers();
   }
   plan.validate();
   const fs::path out_dir(o.out_dir);
   if (!o.out_dir.empty()) check_output_directory(out_dir, "tradeoff: --out-dir");
+  if (!o.common.json_path.empty()) {
+    // The JSON's folder must exist and be writable before hours of training.
+    const fs::path parent = fs::absolute(fs::path(o.common.json_path)).parent_path();
+    std::error_code ec;
+    if (!fs::is_directory(parent, ec))
+      throw InputError(str_cat("tradeoff: --json '", o.common.json_path, "': the directory '",
+                               parent.string(), "' does not exist"));
+    check_output_directory(parent, "tradeoff: --json directory");
+  }
   const bool tty = Progress::terminal_attached();
+  Progress bar("tradeoff", planned_trainings(plan));
   TradeoffReport r;
   {
     auto s = timings.scope("study");
-    r = run_plan(plan, [tty](const std::string& line) {
+    r = run_plan(plan, [tty, &bar](const std::string& line) {
       if (!tty) std::fprintf(stderr, "tradeoff: %s\n", line.c_str());
+      bar.set_note(line.size() > 60 ? line.substr(0, 60) : line);
+      bar.advance();
     });
   }
+  bar.finish();
   OutputSet outs;
   if (!o.out_dir.empty()) add_tradeoff_files(r, out_dir, outs);
   if (!o.common.json_path.empty())
@@ -130,7 +144,7 @@ void register_tradeoff(CLI::App& app) {
                   "Search: specs sampled for the first round")
       ->check(positive_number());
   cmd->add_flag("--streaming", p.streaming, "Run the StreamingLLM sink test on KJV models");
-  cmd->add_flag("--levers", p.streaming_options.levers,
+  cmd->add_flag("--levers", opts->levers,
                 "Streaming: retrain with 4x steps, wd 0.5, 3x lr, 2x context and measure Sink1");
   cmd->add_option("--stream-tokens", opts->stream_tokens,
                   "Streaming: validation tokens decoded per model (default 8 x --context)")

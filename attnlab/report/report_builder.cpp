@@ -17,7 +17,9 @@
 #include "attnlab/report/sections/ntk_section.hpp"
 #include "attnlab/report/sections/selectivity_section.hpp"
 #include "attnlab/report/sections/speed_section.hpp"
+#include "attnlab/report/sections/tradeoff_section.hpp"
 #include "attnlab/report/sections/training_section.hpp"
+#include "attnlab/report/studies/tradeoff_report_study.hpp"
 #include "attnlab/report/studies/training_study.hpp"
 
 namespace attnlab::report {
@@ -29,6 +31,8 @@ const std::vector<StudySection>& study_sections() {
       {"speed", "Speed and memory of the fused kernel", run_speed_study, render_speed_section},
       {"training", "A tiny LM trained by attnlab (training curve, baselines, sinks)",
        run_training_study, render_training_section},
+      {"tradeoff", "What long-context heuristics cost (trained variants, frontier, sinks)",
+       run_tradeoff_report_study, render_tradeoff_section},
       {"inspect", "What the heads do (per-head diagnostics of the trained tiny LM)",
        run_inspect_study, render_inspect_section},
       {"encoder", "What a trained encoder's heads do (all-MiniLM-L6-v2)", run_encoder_study,

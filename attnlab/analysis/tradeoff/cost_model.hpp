@@ -8,8 +8,9 @@
 // (d = head dim; one multiply-add = 2 FLOPs):
 //   softmax / ssmax         forward 4d + 4 (q·k 2d, exp/max/sum/scale 4, α·v 2d)
 //                           backward 10d + 4 (recompute q·k, dP = dO·vᵀ, dV, dQ, dK; softmax 4)
-//   top-k K                 forward 2d·v + v (q·k and selection per row) + 2d·min(K, v) (α·v)
-//                           backward as softmax over the K kept pairs plus 2d·v (recompute)
+//   top-k K, k = min(K, v)  forward 2d·v + v (q·k and selection per row) + (2d + 4)·k (softmax
+//                           and α·v over the kept pairs); backward 2d·v (recompute q·k) +
+//                           (8d + 4)·k (dP, dV, dQ, dK and softmax over the kept pairs)
 //   sparsemax               softmax's counts plus a sort, v·⌈log2 v⌉ per row
 //   linear (elu+1)          no pairs: per token and head, forward 4d² + 8d (φ, state, readout,
 //                           normalizer), backward 2× forward

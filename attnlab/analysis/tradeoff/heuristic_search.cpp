@@ -1,6 +1,7 @@
 #include "attnlab/analysis/tradeoff/heuristic_search.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -10,10 +11,11 @@
 namespace attnlab::analysis::tradeoff {
 namespace {
 
+// Shortest text that reads back as the same double (0.05, not 0.050000000000000003).
 std::string rate_text(double r) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", r);
-  return buf;
+  const auto res = std::to_chars(buf, buf + sizeof buf, r);
+  return std::string(buf, res.ptr);
 }
 
 // The spec text of one grid point (empty parts omitted; "full" when nothing is set).

@@ -1,5 +1,6 @@
 #include "attnlab/analysis/tradeoff/sink_streaming_study.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "attnlab/analysis/tradeoff/streaming.hpp"
@@ -47,8 +48,18 @@ models::tinylm::SinkMetrics sinks_of(const models::gpt2::Gpt2Model& model,
 
 }  // namespace
 
+std::vector<std::string> SinkStreamingOptions::all_levers() {
+  return {"steps x4", "weight decay 0.5", "lr x3", "context x2"};
+}
+
 void SinkStreamingOptions::validate() const {
   train.validate();
+  const auto all = all_levers();
+  for (const auto& l : levers)
+    if (std::find(all.begin(), all.end(), l) == all.end())
+      throw UsageError(str_cat("tradeoff streaming: unknown lever '", l, "'"));
+  if (2 * context > 4096 && std::find(levers.begin(), levers.end(), "context x2") != levers.end())
+    throw UsageError("tradeoff streaming: the context x2 lever needs context <= 2048");
   if (context < 8 || context > 4096)
     throw UsageError(str_cat("tradeoff streaming: context ", context, " outside [8, 4096]"));
   if (tokens < 2 || tokens > 1'000'000)
@@ -144,31 +155,26 @@ SinkStreamingOutcome run_sink_streaming(const SinkStreamingOptions& o,
       out.streams.push_back(std::move(sr));
     }
   }
-  if (o.levers) {
-    struct Lever {
-      std::string name;
-      TaskTrainOptions train;
-      Index context;
-    };
-    std::vector<Lever> levers;
-    levers.push_back({"base", o.train, o.context});
-    TaskTrainOptions t = o.train;
-    t.steps *= 4;
-    levers.push_back({"steps x4", t, o.context});
-    t = o.train;
-    t.weight_decay = 0.5;
-    levers.push_back({"weight decay 0.5", t, o.context});
-    t = o.train;
-    t.lr = std::min(1.0, 3 * t.lr);
-    t.min_lr = std::min(t.min_lr, t.lr);
-    levers.push_back({"lr x3", t, o.context});
-    levers.push_back({"context x2", o.train, 2 * o.context});
-    for (const Lever& l : levers) {
-      if (on_line) on_line(str_cat("streaming: sink lever '", l.name, "'"));
-      TrainedLm lm = train_kjv(l.train, l.context, {"rope", PositionMode::rope}, kjv);
+  if (!o.levers.empty()) {
+    const SinkModelRow& base = out.models.front();  // the rope model
+    out.levers.push_back({"base", base.val_bits, base.sink1, base.layer_mass});
+    for (const std::string& name : o.levers) {
+      TaskTrainOptions t = o.train;
+      Index context = o.context;
+      if (name == "steps x4") {
+        t.steps *= 4;
+      } else if (name == "weight decay 0.5") {
+        t.weight_decay = 0.5;
+      } else if (name == "lr x3") {
+        t.lr = std::min(1.0, 3 * t.lr);
+      } else if (name == "context x2") {
+        context *= 2;
+      }
+      if (on_line) on_line(str_cat("streaming: sink lever '", name, "'"));
+      TrainedLm lm = train_kjv(t, context, {"rope", PositionMode::rope}, kjv);
       const models::gpt2::Gpt2Model model(std::move(lm.weights));
       const models::tinylm::SinkMetrics sm = sinks_of(model, kjv);
-      out.levers.push_back({l.name, lm.val_bits, sm.sink1, sm.layer_mass});
+      out.levers.push_back({name, lm.val_bits, sm.sink1, sm.layer_mass});
     }
   }
   out.seconds = timer.seconds();

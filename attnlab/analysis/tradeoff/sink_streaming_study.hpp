@@ -13,8 +13,8 @@
 //              (StreamingLLM's 0+1024 / 1+1023 / 2+1022 / 4+1020 columns), and "recompute T" (the
 //              sliding window with re-computation, StreamingLLM's 5.43 row)
 // Levers (Gu et al.'s Table 6 analogue, optional): the rope recipe retrained with 4× the steps,
-// with weight decay 0.5, with a 3× learning rate and with twice the context, each with its Sink₁
-// and validation NLL — which training lever makes a sink form.
+// with weight decay 0.5, with a 3× learning rate or with twice the context, each with its Sink₁
+// and validation bits/char beside the base rope model — which training lever makes a sink form.
 //
 // Usage:
 //   SinkStreamingOptions o;  o.train.steps = 300;
@@ -37,7 +37,10 @@ struct SinkStreamingOptions {
   Index context = 64;      // training context T = streaming cache rows
   Index tokens = 1024;     // streamed validation tokens
   std::vector<Index> sinks = {0, 1, 2, 4};
-  bool levers = false;
+  // Levers to retrain the rope recipe with: "steps x4", "weight decay 0.5", "lr x3",
+  // "context x2" (all_levers()); empty = none. The "base" row reuses the rope model.
+  std::vector<std::string> levers;
+  static std::vector<std::string> all_levers();
   void validate() const;  // UsageError naming the field
 };
 

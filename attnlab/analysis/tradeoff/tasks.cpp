@@ -254,6 +254,12 @@ TaskConfig task_preset(TaskKind kind, Index context) {
   TaskConfig t;
   t.kind = kind;
   t.context = context;
+  if (kind == TaskKind::recency) {
+    // Two queries within the last T/8 tokens: every answer lies within T/8 + 2 tokens, inside a
+    // T/4 window.
+    t.queries = 2;
+    t.span = std::max<Index>(4, context / 8);
+  }
   if (kind == TaskKind::mqar) {
     t.pairs = context <= 64 ? 4 : context <= 128 ? 8 : context <= 256 ? 16 : 64;
     t.queries = t.pairs;

@@ -32,7 +32,8 @@
 // values are shared by all keys, so the model must bind each value to the key before it — an
 // induction circuit (a previous-token head feeding a matching head) that 2-layer models trained
 // for a few hundred steps on 2 cores do not form (measured: they plateau at picking among the
-// values in context). MQAR keeps Zoology's untyped layout by default.
+// values in context). Every preset is typed; NAME:T:untyped (tradeoff_run.hpp) selects
+// Zoology's original untyped layout.
 // Scored positions: the target of the key token in the query block/slot is its value; every
 // other target is −1. distance[t] = t − (position of the same key's first occurrence), −1 where
 // not scored.
@@ -82,16 +83,16 @@ struct TaskConfig {
   Index vocab_size() const { return 1 + filler + keys + values; }
   Index key_base() const { return 1 + filler; }
   Index value_base() const { return 1 + filler + keys; }
-  // Largest key–query distance the layout can produce (retrieval: T − 2, recency: span + 2Q − 1).
+  // Largest key–query distance the layout can produce (retrieval: T − 2, recency: span + 2Q − 2).
   Index max_distance() const;
   // UsageError naming the field and value when the layout cannot be drawn (kjv has no layout).
   void validate() const;
-  std::string describe() const;  // "retrieval T=128 P=8 Q=4 K=64 V=64 F=16"
+  std::string describe() const;  // "retrieval T=64 P=8 Q=4 K=16 V=64 F=16 typed(4/key)"
   nlohmann::json to_json() const;
   static TaskConfig from_json(const nlohmann::json& j);
 };
 
-// Defaults per kind at a context (mqar: Zoology's (T, #KV) ladder 64→4, 128→8, 256→16, 512→64).
+// Defaults per kind at a context (recency: Q = 2, span = max(4, T/8); mqar: Zoology's (T, #KV) ladder 64→4, 128→8, 256→16, 512→64).
 TaskConfig task_preset(TaskKind kind, Index context);
 
 // One generated sequence: tokens [T], targets [T] (−1 unscored), distance [T] (−1 unscored).

@@ -77,7 +77,7 @@ std::vector<std::string> split_variant_names(std::string_view list) {
 std::vector<std::uint64_t> seed_range(std::uint64_t base, Index count) {
   if (count < 1 || count > 64)
     throw UsageError(str_cat("tradeoff --seeds ", count, " outside [1, 64]"));
-  if (base > UINT64_MAX - static_cast<std::uint64_t>(count))
+  if (base > UINT64_MAX - static_cast<std::uint64_t>(count - 1))
     throw UsageError(str_cat("tradeoff --seed ", base, " + --seeds ", count, " overflows"));
   std::vector<std::uint64_t> s;
   for (Index i = 0; i < count; ++i) s.push_back(base + static_cast<std::uint64_t>(i));
@@ -88,6 +88,30 @@ void TradeoffPlan::validate() const {
   study.validate();
   if (search) search_options.validate();
   if (streaming) streaming_options.validate();
+}
+
+Index planned_trainings(const TradeoffPlan& p) {
+  Index n = 0;
+  for (std::size_t i = 0; i < p.study.tasks.size(); ++i) {
+    const TaskConfig& t = p.study.tasks[i];
+    Index variants = static_cast<Index>(variants_for(p.study, i).size());
+    const bool searched =
+        p.search && t.kind != TaskKind::kjv &&
+        (p.search_tasks.empty() ||
+         std::find(p.search_tasks.begin(), p.search_tasks.end(), t.kind) != p.search_tasks.end());
+    if (searched) {
+      Index feasible = 0;
+      for (const auto& c : search_space(t, p.study.train))
+        if (c.flop_fraction <= p.search_options.flop_budget) ++feasible;
+      for (Index alive = std::min(p.search_options.candidates, feasible); alive > 0;
+           alive = alive == 1 ? 0 : (alive + 1) / 2)
+        n += alive;
+      variants += 1;
+    }
+    n += variants * static_cast<Index>(p.study.seeds.size());
+  }
+  if (p.streaming) n += 5 + static_cast<Index>(p.streaming_options.levers.size());
+  return n;
 }
 
 TradeoffPlan quick_plan() {
@@ -103,19 +127,25 @@ TradeoffPlan quick_plan() {
 
 TradeoffPlan report_plan() {
   TradeoffPlan p;
-  const Index T = 64;
+  const Index T = 32;
   p.study.tasks = {task_preset(TaskKind::recency, T), task_preset(TaskKind::retrieval, T),
                    task_preset(TaskKind::mqar, T), task_preset(TaskKind::kjv, T)};
   for (const auto& v : report_variants(T, p.study.train.heads)) p.study.variants.push_back(v.name);
+  const std::string w = str_cat("window-", T / 4);
+  p.study.task_variants = {
+      {}, {}, {"full", w, "decay-retnet", "linear"}, {"full", w, "alibi", "linear"}};
   p.study.seeds = {1, 2, 3};
-  p.study.train.steps = 300;
+  p.study.train.steps = 250;
+  p.study.train.eval_rows = 128;
   p.search = true;
   p.search_options.candidates = 8;
   p.search_tasks = {TaskKind::retrieval};
   p.streaming = true;
   p.streaming_options.train = p.study.train;
-  p.streaming_options.context = T;
-  p.streaming_options.tokens = 8 * T;
+  p.streaming_options.train.steps = 300;
+  p.streaming_options.context = 64;
+  p.streaming_options.tokens = 512;
+  p.streaming_options.levers = {"steps x4", "weight decay 0.5"};
   return p;
 }
 

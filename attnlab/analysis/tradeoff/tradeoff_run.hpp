@@ -10,9 +10,11 @@
 // when it is missing).
 //
 // Budgets (2 cores): quick_plan() — recency and retrieval at T = 32, full / window-8 /
-// decay-retnet, 3 seeds, 200 steps of 16 sequences: about 30 s. report_plan() — recency, retrieval, MQAR and KJV at
-// T = 64 (report_variants), 3 seeds, 300 steps, the search on retrieval and the streaming test:
-// within the report's 4-minute share.
+// decay-retnet, 3 seeds, 200 steps of 16 sequences: about 30 s. report_plan() — T = 32, 250
+// steps of 32 sequences, 3 seeds: recency and retrieval with report_variants (+ the searched
+// spec on retrieval), MQAR with full / window / decay-retnet / linear, KJV with full / window /
+// ALiBi / linear, and the streaming test on T = 64 models over 512 characters with two sink
+// levers (4× steps, weight decay 0.5): about 3.8 minutes.
 //
 // Usage:
 //   TradeoffPlan p = report_plan();
@@ -57,6 +59,10 @@ std::vector<TaskConfig> parse_task_list(std::string_view list, Index context);
 std::vector<std::string> split_variant_names(std::string_view list);
 // base, base + 1, ..., base + count − 1; UsageError for count outside [1, 64] or overflow.
 std::vector<std::uint64_t> seed_range(std::uint64_t base, Index count);
+
+// Trainings run_plan will run (search rounds, study runs, streaming and lever models): the
+// progress bar's total. run_plan calls on_line exactly once per training.
+Index planned_trainings(const TradeoffPlan& plan);
 
 TradeoffPlan quick_plan();
 TradeoffPlan report_plan();

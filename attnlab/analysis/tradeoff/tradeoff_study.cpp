@@ -1,5 +1,6 @@
 #include "attnlab/analysis/tradeoff/tradeoff_study.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -15,20 +16,23 @@ nlohmann::json nan_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
 }
 
+}  // namespace
+
 std::vector<Variant> variants_for(const TradeoffOptions& o, std::size_t task) {
   const TaskConfig& t = o.tasks[task];
   std::vector<Variant> out;
-  if (o.variants.empty()) {
+  const std::vector<std::string>& names =
+      task < o.task_variants.size() && !o.task_variants[task].empty() ? o.task_variants[task]
+                                                                      : o.variants;
+  if (names.empty()) {
     out = default_variants(t.context, o.train.heads);
   } else {
-    for (const auto& n : o.variants) out.push_back(parse_variant(n, o.train.heads));
+    for (const auto& n : names) out.push_back(parse_variant(n, o.train.heads));
   }
   if (task < o.extra_variants.size())
     for (const auto& n : o.extra_variants[task]) out.push_back(parse_variant(n, o.train.heads));
   return out;
 }
-
-}  // namespace
 
 double t_quantile_975(Index n) {
   static const double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
@@ -52,12 +56,18 @@ void TradeoffOptions::validate() const {
     for (std::size_t j = 0; j < i; ++j)
       if (seeds[i] == seeds[j]) throw UsageError(str_cat("tradeoff: seed ", seeds[i], " twice"));
   train.validate();
-  if (extra_variants.size() > tasks.size())
-    throw UsageError("tradeoff: more extra-variant lists than tasks");
+  if (extra_variants.size() > tasks.size() || task_variants.size() > tasks.size())
+    throw UsageError("tradeoff: more per-task variant lists than tasks");
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     const TaskConfig& t = tasks[i];
     t.validate();
-    for (const auto& v : variants_for(*this, i)) {
+    const std::vector<Variant> vs = variants_for(*this, i);
+    for (std::size_t a = 0; a < vs.size(); ++a)
+      for (std::size_t b = 0; b < a; ++b)
+        if (vs[a].name == vs[b].name)
+          throw UsageError(
+              str_cat("tradeoff: variant '", vs[a].name, "' twice for task ", t.describe()));
+    for (const auto& v : vs) {
       // Builds the config: UsageError for a variant the model cannot be trained with.
       (void)task_model_config(t, v, train, t.kind == TaskKind::kjv ? 256 : t.vocab_size());
     }
@@ -102,6 +112,10 @@ VariantSummary summarize(const std::vector<const TaskRun*>& runs) {
                         std::sqrt(static_cast<double>(n));
     s.lo = s.mean - half;
     s.hi = s.mean + half;
+    if (s.higher_is_better) {  // accuracy: the interval is clipped to [0, 1]
+      s.lo = std::max(0.0, s.lo);
+      s.hi = std::min(1.0, s.hi);
+    }
   }
   s.bucket_mean.assign(B, kNaN);
   for (std::size_t b = 0; b < B; ++b)

@@ -5,7 +5,8 @@
 // For each task t, variant v and seed s: TaskRun = train_on_task(t, v, options with seed s).
 // Summaries per (t, v) over the seeds:
 //   quality      accuracy (recall tasks, higher is better) or bits per char (kjv, lower is
-//                better); mean and a 95% Student-t interval mean ± t_{0.975, n−1}·sd/√n (n ≥ 2)
+//                better); mean and a 95% Student-t interval mean ± t_{0.975, n−1}·sd/√n (n ≥ 2;
+//                accuracy intervals clipped to [0, 1])
 //   by distance  per-bucket mean over seeds (accuracy vs key–query distance, or NLL vs position)
 //   costs        count_costs of the first seed (identical across seeds except a learned-decay
 //                model's prunable counts), mean measured training seconds
@@ -33,6 +34,7 @@ namespace attnlab::analysis::tradeoff {
 struct TradeoffOptions {
   std::vector<TaskConfig> tasks;
   std::vector<std::string> variants;                     // names; empty = default_variants per task
+  std::vector<std::vector<std::string>> task_variants;   // [task] non-empty: replaces `variants`
   std::vector<std::vector<std::string>> extra_variants;  // [task] more names (searched specs)
   std::vector<std::uint64_t> seeds = {1, 2, 3};
   TaskTrainOptions train;
@@ -62,6 +64,10 @@ struct TradeoffResult {
   double seconds = 0;
   nlohmann::json to_json() const;
 };
+
+// The variants task `task` of the options trains, in order (task_variants, variants or
+// default_variants, then extra_variants).
+std::vector<Variant> variants_for(const TradeoffOptions& options, std::size_t task);
 
 // The quality a run is judged by: accuracy, or bits/char for kjv.
 double run_quality(const TaskRun& r);

@@ -1,5 +1,6 @@
 #include "attnlab/analysis/tradeoff/variants.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -146,7 +147,7 @@ std::vector<Variant> default_variants(Index context, Index heads) {
   const std::string names[] = {"full",
                                str_cat("window-", w8),
                                str_cat("window-", w4),
-                               str_cat("sinks-4-window-", w8),
+                               str_cat("sinks-4-window-", w4),
                                "decay-retnet",
                                "decay-0.25",
                                "alibi",
@@ -156,14 +157,18 @@ std::vector<Variant> default_variants(Index context, Index heads) {
                                "learned-decay",
                                "learnable-sink"};
   std::vector<Variant> out;
-  for (const auto& n : names) out.push_back(parse_variant(n, heads));
+  for (const auto& n : names) {
+    // Small contexts round T/8 and T/4 to the same window: keep each name once.
+    if (std::none_of(out.begin(), out.end(), [&](const Variant& v) { return v.name == n; }))
+      out.push_back(parse_variant(n, heads));
+  }
   return out;
 }
 
 std::vector<Variant> report_variants(Index context, Index heads) {
-  const Index w8 = std::max<Index>(2, context / 8);
+  const Index w4 = std::max<Index>(2, context / 4);
   const std::string names[] = {
-      "full",   str_cat("window-", w8), str_cat("sinks-4-window-", w8), "decay-retnet", "alibi",
+      "full",   str_cat("window-", w4), str_cat("sinks-4-window-", w4), "decay-retnet", "alibi",
       "linear", "learned-decay"};
   std::vector<Variant> out;
   for (const auto& n : names) out.push_back(parse_variant(n, heads));

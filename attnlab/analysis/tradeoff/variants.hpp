@@ -48,10 +48,10 @@ std::vector<Variant> parse_variants(std::string_view list, Index heads);
 // RetNet's fixed per-head log-rates −ln(1 − 2^(−5−h)), h = 0 .. heads − 1.
 std::vector<double> retnet_rates(Index heads);
 
-// The study's default set at a context: full, window-T/8, window-T/4, sinks-4-window-T/8,
+// The study's default set at a context: full, window-T/8, window-T/4, sinks-4-window-T/4,
 // decay-retnet, decay-0.25, alibi, topk-8, linear, sparsemax, learned-decay, learnable-sink.
 std::vector<Variant> default_variants(Index context, Index heads);
-// The report's smaller set: full, window-T/8, sinks-4-window-T/8, decay-retnet, alibi, linear,
+// The report's smaller set: full, window-T/4, sinks-4-window-T/4, decay-retnet, alibi, linear,
 // learned-decay.
 std::vector<Variant> report_variants(Index context, Index heads);
 
