@@ -21,6 +21,7 @@
 #include "attnlab/core/error.hpp"
 #include "attnlab/models/gpt2/model.hpp"
 #include "tests/models/gpt2_reference.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace attnlab {
 namespace {
@@ -303,22 +304,8 @@ TEST(StreamPolicyLabel, NamesSinksWindowAndRecompute) {
 
 // ---- 5. errors ----------------------------------------------------------------------------------
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-// The message of the E that f throws, or a note that it threw nothing / something else.
-template <class E>
-std::string thrown_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception type: ") + e.what();
-  }
-  return "nothing thrown";
-}
+using testing::contains;
+using testing::thrown_message;
 
 TEST(StreamErrors, NameTheOffendingValues) {
   const Gpt2Model rope(stream_model(stream_config(PositionMode::rope, 1), 81));

@@ -8,6 +8,8 @@
 //   a scalar function
 #pragma once
 
+#include <exception>
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -50,5 +52,23 @@ std::vector<double> numeric_gradient(const std::function<double(const std::vecto
                                      std::vector<double> x, double eps);
 
 std::filesystem::path source_dir();
+
+// True when `part` occurs in `s` (for EXPECT_PRED2 / EXPECT_TRUE with messages).
+inline bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// The message of the E that f throws, or a note that it threw nothing / something else.
+template <class E>
+std::string thrown_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("wrong exception type: ") + e.what();
+  }
+  return "nothing thrown";
+}
 
 }  // namespace attnlab::testing

@@ -14,7 +14,7 @@
 #include "attnlab/analysis/tradeoff/cost_model.hpp"
 #include "attnlab/analysis/tradeoff/task_trainer.hpp"
 #include "attnlab/core/error.hpp"
-#include "tests/tradeoff/tradeoff_test_support.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace attnlab {
 namespace {

@@ -27,7 +27,6 @@
 #include "attnlab/core/error.hpp"
 #include "attnlab/io/npy.hpp"
 #include "tests/support/test_support.hpp"
-#include "tests/tradeoff/tradeoff_test_support.hpp"
 
 namespace attnlab {
 namespace {

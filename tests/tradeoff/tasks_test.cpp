@@ -16,7 +16,7 @@
 
 #include "attnlab/analysis/tradeoff/tasks.hpp"
 #include "attnlab/core/error.hpp"
-#include "tests/tradeoff/tradeoff_test_support.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace attnlab {
 namespace {

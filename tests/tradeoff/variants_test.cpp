@@ -11,7 +11,7 @@
 
 #include "attnlab/analysis/tradeoff/variants.hpp"
 #include "attnlab/core/error.hpp"
-#include "tests/tradeoff/tradeoff_test_support.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace attnlab {
 namespace {

@@ -8,6 +8,7 @@
 #include "attnlab/core/timer.hpp"
 #include "attnlab/models/gpt2/data_parallel_graph.hpp"
 #include "attnlab/models/tinylm/param_groups.hpp"
+#include "attnlab/models/tinylm/trainer.hpp"
 #include "attnlab/nn/adamw.hpp"
 
 namespace attnlab::analysis::tradeoff {
@@ -16,16 +17,6 @@ namespace {
 using models::tinylm::Batch;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::vector<std::vector<double>> learned_rates(const models::gpt2::Gpt2Weights& w) {
-  std::vector<std::vector<double>> out;
-  for (Index l = 0; l < w.config.n_layer; ++l) {
-    const float* r = w.layer(l).decay_rate;
-    if (!r) return {};
-    out.emplace_back(r, r + w.config.n_head);
-  }
-  return out;
-}
 
 // Accumulates per-bucket sums of a per-row quality over scored rows.
 struct Buckets {
@@ -246,7 +237,7 @@ TaskRun train_on_task(const TaskConfig& task, const Variant& variant, const Task
   }
   std::sort(step_seconds.begin(), step_seconds.end());
   r.train_seconds = step_seconds[step_seconds.size() / 2] * static_cast<double>(o.steps);
-  r.learned_decay = learned_rates(r.weights);
+  r.learned_decay = models::tinylm::learned_decay_rates(r.weights);
   r.costs = count_costs(config, task.context, r.learned_decay);
   if (lm) {
     const std::vector<Batch> windows = kjv->eval_windows(task.context, o.eval_rows, o.batch);

@@ -45,16 +45,6 @@ double mean_loss(gpt2::DataParallelTrainGraph<float>& graph, const float* params
   return n > 0 ? sum / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
 }
 
-std::vector<std::vector<double>> decay_rates(const Gpt2Weights& w) {
-  std::vector<std::vector<double>> out;
-  for (Index l = 0; l < w.config.n_layer; ++l) {
-    const float* r = w.layer(l).decay_rate;
-    if (!r) return {};
-    out.emplace_back(r, r + w.config.n_head);
-  }
-  return out;
-}
-
 nlohmann::json step_json(const StepRecord& s) {
   return {{"step", s.step},
           {"loss", s.loss},
@@ -146,6 +136,16 @@ double median(std::vector<double> v) {
 
 }  // namespace
 
+std::vector<std::vector<double>> learned_decay_rates(const Gpt2Weights& w) {
+  std::vector<std::vector<double>> out;
+  for (Index l = 0; l < w.config.n_layer; ++l) {
+    const float* r = w.layer(l).decay_rate;
+    if (!r) return {};
+    out.emplace_back(r, r + w.config.n_head);
+  }
+  return out;
+}
+
 nlohmann::json TrainResult::to_json() const {
   nlohmann::json j;
   j["options"] = options.to_json();
@@ -164,7 +164,7 @@ nlohmann::json TrainResult::to_json() const {
   j["final_val_scored"] = final_val_scored;
   j["tokens_per_second"] = tokens_per_second;
   j["train_seconds"] = train_seconds;
-  const auto rates = decay_rates(weights);
+  const auto rates = learned_decay_rates(weights);
   if (!rates.empty()) j["decay_rates"] = rates;
   return j;
 }
@@ -236,7 +236,7 @@ TrainResult train_lm(const TrainOptions& o, const LmDataset& ds, const TrainCont
     const gpt2::Gpt2Model model(r.weights);
     SinkOptions so{o.sink_seq, o.sink_sequences, o.sink_eps};
     e.sinks = measure_sinks(model, ds.val, so);
-    e.decay_rates = decay_rates(r.weights);
+    e.decay_rates = learned_decay_rates(r.weights);
     r.evals.push_back(e);
     if (ctl.on_eval) ctl.on_eval(e);
   };

@@ -88,6 +88,9 @@ struct TrainResult {
 TrainResult train_lm(const TrainOptions& options, const LmDataset& dataset,
                      const TrainControl& control = {});
 
+// The trained decay rates [L][H] of a learned-decay model (empty for any other model).
+std::vector<std::vector<double>> learned_decay_rates(const gpt2::Gpt2Weights& weights);
+
 // Validation loss of a weight set on the whole validation split (the final evaluation).
 double full_validation_loss(const gpt2::Gpt2Weights& weights, const LmDataset& dataset, Index seq,
                             Index* scored = nullptr);

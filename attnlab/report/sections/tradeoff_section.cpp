@@ -289,7 +289,7 @@ std::string streaming_part(const json& st) {
       str_cat("Evicting the first tokens costs at most ", format_percent(worst),
               " perplexity here, against +54% for StreamingLLM's 160M vanilla model (27.87 vs "
               "18.05 with 4 sinks; learnable sink ",
-              kStreamLearnableSink, ").");
+              fmt(kStreamLearnableSink, 4), ").");
   out += callout(any_sink ? CalloutKind::kAgrees : CalloutKind::kDisagrees, "",
                  any_sink ? "A first-token sink forms in at least one of these models (Sink₁ > "
                             "0.05). " +
