@@ -410,21 +410,25 @@ void register_selectivity(CLI::App& app) {
   cmd->add_option(
          "--lengths", o->study.lengths,
          "L values of the length sweep (default 32,64,128,256,512,1024; --quick up to 256)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::Range(Index{2}, Index{1} << 24));
   cmd->add_option("--n-at-length", o->study.length_sweep_count, "N of the length sweep (default 5)")
       ->check(positive_number());
   cmd->add_option("--counts", o->study.counts,
                   "N values at the reference length (default 1,5,10,20,50,100)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(positive_number());
   cmd->add_option("--reference-length", o->study.reference_length,
                   "L of the N, separability and sensitivity sweeps (default: largest length)")
       ->check(positive_number());
   cmd->add_option("--separability-counts", o->study.separability_counts,
                   "N values of the separability sweep (default 1,2,3,4,6,8,12,...,128)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(positive_number());
   cmd->add_option("--critical-lengths", o->study.critical_lengths,
                   "L values of the critical-N sweep (default: --lengths)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::Range(Index{2}, Index{1} << 24));
   cmd->add_option("--critical-grid", o->study.critical_grid,
                   "Increasing N grid scanned for the critical N, plus L-1 (default "
                   "1,2,4,8,16,32,48,...,512,768)")

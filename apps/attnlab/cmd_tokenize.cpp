@@ -47,7 +47,7 @@ std::vector<std::int32_t> read_ids(const std::string& path) {
     ids.push_back(static_cast<std::int32_t>(v));
   };
   if (extension(path) == ".npy") {
-    const auto labels = io::load_npy_labels(path);  // 1-D integers, validated
+    const auto labels = io::load_npy_labels(path, "token ids");  // 1-D integers, validated
     for (std::size_t k = 0; k < labels.size(); ++k) check(static_cast<long double>(labels[k]), k);
     return ids;
   }

@@ -39,28 +39,6 @@ struct TrainCliOptions {
   bool no_baselines = false;
 };
 
-// Fails before any work when DIR cannot be written: it must be a writable directory, or not
-// exist yet under a writable parent (it is created once training starts).
-void check_output_dir(const fs::path& dir) {
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) {
-      throw InputError(str_cat("train: --out '", dir.string(), "' exists and is not a directory"));
-    }
-    if (::access(dir.c_str(), W_OK) != 0) {
-      throw InputError(str_cat("train: --out '", dir.string(), "' is not writable"));
-    }
-    return;
-  }
-  fs::path parent = fs::absolute(dir, ec).parent_path();
-  while (!parent.empty() && !fs::exists(parent, ec) && parent != parent.parent_path())
-    parent = parent.parent_path();
-  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0) {
-    throw InputError(str_cat("train: --out '", dir.string(), "' cannot be created (",
-                             parent.string(), " is not a writable directory)"));
-  }
-}
-
 void make_output_dir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -101,7 +79,7 @@ void run_train(TrainCliOptions& o) {
   if (!o.attention.empty()) t.attention = models::gpt2::parse_model_attention(o.attention);
   t.validate();
   const fs::path out(o.out);
-  check_output_dir(out);
+  check_output_directory(out, "train: --out");
   const fs::path ckpt =
       o.resume_from.empty() ? out / "checkpoint.safetensors" : fs::path(o.resume_from);
   models::tinylm::TrainControl ctl;

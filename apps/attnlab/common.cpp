@@ -1,6 +1,8 @@
 #include "apps/attnlab/command.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/threads.hpp"
@@ -41,11 +43,32 @@ void set_command_line(int argc, char** argv) {
   argv_store().assign(argv, argv + argc);
 }
 
+namespace {
+
+// An integer literal (optional sign, digits only) that does not fit in 64 bits: CLI11 would
+// saturate it silently into an integer flag, so every numeric validator rejects it.
+bool integer_out_of_range(const std::string& value) {
+  std::size_t i = (!value.empty() && (value[0] == '+' || value[0] == '-')) ? 1 : 0;
+  if (i == value.size()) return false;
+  for (std::size_t k = i; k < value.size(); ++k)
+    if (value[k] < '0' || value[k] > '9') return false;
+  errno = 0;
+  (void)std::strtoll(value.c_str(), nullptr, 10);
+  return errno == ERANGE;
+}
+
+std::string out_of_range_message(const std::string& value) {
+  return "is out of range (at most 9223372036854775807), got " + value;
+}
+
+}  // namespace
+
 CLI::Validator positive_number() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
         double x = 0;
         if (!CLI::detail::lexical_cast(value, x)) return "must be a number, got '" + value + "'";
+        if (integer_out_of_range(value)) return out_of_range_message(value);
         if (!(x > 0)) return "must be > 0, got " + value;
         return {};
       },
@@ -57,6 +80,7 @@ CLI::Validator non_negative_number() {
       [](std::string& value) -> std::string {
         double x = 0;
         if (!CLI::detail::lexical_cast(value, x)) return "must be a number, got '" + value + "'";
+        if (integer_out_of_range(value)) return out_of_range_message(value);
         if (!(x >= 0)) return "must be >= 0, got " + value;
         return {};
       },

@@ -5,6 +5,13 @@
 // the write succeeded. OutputSet extends this to a group of files (e.g. O.npy + A.npy + R.json):
 // nothing is renamed until every temporary file of the group has been written.
 //
+// Destinations are looked at first (resolve_output_target): a symbolic link is followed and the
+// file it names is replaced atomically (the link stays a link); a FIFO or a character device
+// (/dev/null, /dev/stdout on a pipe or terminal) is written in place, with no temporary and no
+// rename, after every temporary of the group is complete — so is a regular file reached through
+// /dev/ or /proc/ (/dev/stdout redirected to a file: appended); a directory, block device or socket is
+// an InputError. So `--out /dev/full` fails with ENOSPC and leaves the device node alone.
+//
 // Errors: an unwritable destination throws InputError naming the path and the OS reason.
 //
 // Usage:
@@ -21,6 +28,14 @@ namespace attnlab {
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
+// Where an output for `path` really goes: the final path (links followed) and whether it is
+// written in place (FIFO, character device). InputError for any other non-regular file.
+struct OutputTarget {
+  std::filesystem::path path;
+  bool in_place = false;
+};
+OutputTarget resolve_output_target(const std::filesystem::path& path);
+
 class OutputSet {
  public:
   void add(std::filesystem::path path, std::string bytes);
@@ -35,6 +50,10 @@ class OutputSet {
   };
   std::vector<Pending> pending_;
 };
+
+// Fails before any work is done (InputError naming `what` and the path) when `dir` exists and is
+// not a writable directory, or does not exist and cannot be created under a writable parent.
+void check_output_directory(const std::filesystem::path& dir, std::string_view what);
 
 // Reads a whole file; InputError naming the path when it is missing or unreadable.
 std::string read_file(const std::filesystem::path& path, const char* what = "file");

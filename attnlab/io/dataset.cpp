@@ -22,8 +22,13 @@ fs::path find_dataset_file(const fs::path& dir, const std::string& name) {
   const fs::path plain = dir / name;
   if (fs::is_regular_file(plain, ec)) return plain;
   const bool dir_exists = fs::is_directory(dir, ec);
+  const bool is_file = !dir_exists && fs::exists(dir, ec);
   throw InputError(str_cat("Fashion-MNIST file '", name, ".gz' not found in '", dir.string(), "'",
-                           dir_exists ? "" : " (the directory does not exist)",
+                           dir_exists ? ""
+                           : is_file  ? " ('" + dir.string() +
+                                           "' is a file; --data takes the directory that holds "
+                                           "the four IDX files)"
+                                     : " (the directory does not exist)",
                            ": install the Debian package dataset-fashion-mnist "
                            "(scripts/bootstrap.sh does it) or pass --data DIR"));
 }

@@ -603,24 +603,23 @@ MatrixD load_npy_matrix(const fs::path& path, const char* what) {
   return m;
 }
 
-std::vector<std::int64_t> load_npy_labels(const fs::path& path) {
-  const char* what = "labels";
+std::vector<std::int64_t> load_npy_labels(const fs::path& path, const char* what) {
   const LoadedNpy f = read_npy_file(path, what);
-  require_rank(f, path, what, 1, 1, "a 1-D label vector [n]");
+  require_rank(f, path, what, 1, 1, str_cat("a 1-D vector of ", what, " [n]").c_str());
   std::vector<std::int64_t> out(static_cast<std::size_t>(f.header.count));
   visit_values(f.header, f.bytes, path.string(), [&](Index i, auto v) {
     using T = decltype(v);
     if constexpr (std::is_floating_point_v<T>) {
       const double x = v;
       if (!std::isfinite(x) || x != std::trunc(x) || std::abs(x) > 9007199254740992.0) {
-        throw InputError(str_cat(describe(what, path), ": label at [", i, "] is ", x,
-                                 "; labels must be integers"));
+        throw InputError(str_cat(describe(what, path), ": entry at [", i, "] is ", x, "; ", what,
+                                 " must be integers"));
       }
       out[i] = static_cast<std::int64_t>(x);
     } else if constexpr (std::is_same_v<T, std::uint64_t>) {
       if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        throw InputError(str_cat(describe(what, path), ": label at [", i, "] is ", v,
-                                 ", too large for a 64-bit signed label"));
+        throw InputError(str_cat(describe(what, path), ": entry at [", i, "] is ", v,
+                                 ", too large for a 64-bit signed integer"));
       }
       out[i] = static_cast<std::int64_t>(v);
     } else {

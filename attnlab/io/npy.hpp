@@ -102,7 +102,8 @@ Tensor3d load_npy_tensor3(const std::filesystem::path& path, const char* what);
 MatrixD load_npy_matrix(const std::filesystem::path& path, const char* what);
 // A 1-D label vector [n]: any integer or bool dtype, or a float dtype whose values are all
 // integers (exactly representable, |v| <= 2^53). InputError otherwise, naming the first bad index.
-std::vector<std::int64_t> load_npy_labels(const std::filesystem::path& path);
+std::vector<std::int64_t> load_npy_labels(const std::filesystem::path& path,
+                                          const char* what = "labels");
 // A 1-D mask [n] of 0/1 values: bool or any integer dtype. InputError on other values or dtypes.
 std::vector<std::uint8_t> load_npy_mask(const std::filesystem::path& path);
 

@@ -48,6 +48,9 @@ const std::vector<StudySection>& study_sections() {
 
 ReportSummary build_report(const ReportOptions& options) {
   Timer total;
+  // The page goes to --out: a file there, or an unwritable place, fails now, not after the
+  // studies have run.
+  check_output_directory(options.out_dir, "report: --out");
   set_num_threads(options.threads);
   begin_figure_page();  // figure ids depend only on this page's content
   for (const auto& id : options.only) {

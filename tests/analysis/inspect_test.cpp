@@ -325,8 +325,12 @@ TEST(InspectHeads, RejectsBadOptions) {
   const Gpt2Model model(testing::make_test_weights(c, 43));
   const auto tokens = testing::random_tokens(10, c.vocab_size, 44);
   InspectOptions o;
+  // A one-token text is the input's fault (exit 3); --max-tokens 1 is the user's flag (exit 2).
   EXPECT_THROW(analysis::inspect_gpt2_heads(model, std::vector<std::int32_t>{1}, nullptr, o, {}),
-               UsageError);
+               InputError);
+  o.max_tokens = 1;
+  EXPECT_THROW(analysis::inspect_gpt2_heads(model, tokens, nullptr, o, {}), UsageError);
+  o.max_tokens = 0;
   o.context = c.n_positions + 1;
   EXPECT_THROW(analysis::inspect_gpt2_heads(model, tokens, nullptr, o, {}), UsageError);
   o.context = 0;

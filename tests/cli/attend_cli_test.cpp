@@ -86,6 +86,16 @@ TEST_F(AttendCli, TwoDimensionalFloat32InputsGiveTwoDimensionalFloat32Output) {
   EXPECT_EQ(out.shape, (std::vector<Index>{5, 3}));
 }
 
+TEST_F(AttendCli, IntegerFlagsBeyond64BitsAreUsageErrorsNotSaturated) {
+  for (const char* flag : {"--window", "--sinks", "--topk"}) {
+    const auto r = testing::run_cli({"attend", "--q", "q.npy", "--k", "k.npy", "--v", "v.npy",
+                                     "--out", "o.npy", flag, "99999999999999999999"});
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
+    EXPECT_NE(r.err.find(flag), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("out of range"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(AttendCli, MissingInputFile) {
   auto a = base_args();
   a[2] = p("nope.npy");

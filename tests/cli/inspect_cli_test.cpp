@@ -92,6 +92,12 @@ TEST_F(InspectCli, BadInputFailsCleanly) {
   expect_cli_failure(
       {"inspect", "--model", p("m"), "--text", p("nothing.txt"), "--json", p("r.json")}, 3,
       "nothing.txt", outs);
+  // An empty text is an input error (exit 3), as in perplexity; --max-tokens 1 is a usage error.
+  testing::write_bytes(dir_ / "empty.txt", "");
+  expect_cli_failure(
+      {"inspect", "--model", p("m"), "--text", p("empty.txt"), "--json", p("r.json")}, 3,
+      "0 token(s)", outs);
+  expect_cli_failure(args({"--max-tokens", "1"}), 2, "--max-tokens 1", outs);
   // Overlapping tensors in the safetensors file: FormatError naming the file.
   const std::string st = read_file(dir_ / "m" / "model.safetensors");
   std::string bad = st;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <filesystem>
 
 #include "attnlab/report/gnuplot.hpp"
@@ -27,6 +29,21 @@ TEST(ReportCli, BadArgumentsGiveUsageAndInputErrors) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_NE(r.err.find("missing"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir / "r/index.html"));
+}
+
+TEST(ReportCli, OutputThatCannotBeWrittenFailsBeforeAnyStudyRuns) {
+  testing::TempDir dir;
+  { std::ofstream(dir / "file") << "x"; }
+  // Every section would take minutes; the check must come first (exit 3, the path named, and
+  // no study output anywhere).
+  auto r = testing::run_cli({"report", "--out", (dir / "file").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("report: --out"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a directory"), std::string::npos) << r.err;
+  r = testing::run_cli({"report", "--out", (dir / "file" / "sub").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("cannot be created"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "data"));
 }
 
 }  // namespace

@@ -153,6 +153,10 @@ TEST_F(SelectivityCli, BadInputIsOneClearLineAndNoOutput) {
   const std::vector<std::string> base = {"selectivity", "--json", out.string()};
   expect_cli_failure(with(base, {"--normalizers", "softermax"}), 2, "softermax", {out});
   expect_cli_failure(with(base, {"--sweeps", "lengthy"}), 2, "lengthy", {out});
+  // Lengths are checked when parsed (a length needs at least 2 keys), not deep in a sweep.
+  expect_cli_failure(with(base, {"--lengths", "0"}), 2, "--lengths: Value 0 not in range", {out});
+  expect_cli_failure(with(base, {"--lengths", "64,-5"}), 2, "Value -5", {out});
+  expect_cli_failure(with(base, {"--counts", "0"}), 2, "--counts", {out});
   expect_cli_failure(with(base, {"--model", p("m")}), 2, "--text", {out});
   expect_cli_failure(with(base, {"--text", p("t.txt")}), 2, "--model", {out});
   expect_cli_failure(with(base, {"--model", p("m"), "--text", p("t.txt"), "--layers", "2"}), 2,

@@ -72,6 +72,12 @@ TEST_F(SpectrumCli, MissingDatasetNamesThePackage) {
                  "dataset-fashion-mnist");
 }
 
+TEST_F(SpectrumCli, DataPathThatIsAFileSaysSo) {
+  write_file_atomic(p("plain.txt"), "not a directory");
+  expect_failure({"spectrum", "--data", p("plain.txt"), "--json", p("r.json")}, 3,
+                 "is a file; --data takes the directory");
+}
+
 TEST_F(SpectrumCli, LabelsWithoutDataAreAUsageError) {
   expect_failure({"spectrum", "--y", p("y.npy"), "--json", p("r.json")}, 2, "--y");
 }

@@ -99,6 +99,13 @@ TEST_F(TokenizeCli, BadInputFailsCleanly) {
   expect_cli_failure(
       {"tokenize", "--tokenizer", tok_, "--decode", "--ids", p("big.json"), "--out", p("o.txt")}, 3,
       "50257", {dir_ / "o.txt"});
+  // A 2-D NPY of ids is named as token ids (not "labels").
+  const std::int64_t grid[] = {1, 2, 3, 4};
+  const Index grid_shape[] = {2, 2};
+  io::save_npy(dir_ / "ids2d.npy", grid, grid_shape);
+  expect_cli_failure(
+      {"tokenize", "--tokenizer", tok_, "--decode", "--ids", p("ids2d.npy"), "--out", p("o.txt")},
+      3, "1-D vector of token ids", {dir_ / "o.txt"});
   // A broken vocabulary file names the file and the key.
   const auto broken = dir_ / "tok";
   std::filesystem::create_directories(broken);

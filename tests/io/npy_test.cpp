@@ -494,7 +494,7 @@ TEST(NpyLoaders, Labels) {
     load_npy_labels(write("frac.npy", "<f4", "(3,)", bytes_of(std::vector<float>{1, 2.5f, 3})));
     ADD_FAILURE();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("label at [1] is 2.5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("entry at [1] is 2.5"), std::string::npos) << e.what();
   }
   EXPECT_THROW(load_npy_labels(write("nan.npy", "<f8", "(1,)", bytes_of(std::vector<double>{NAN}))),
                InputError);

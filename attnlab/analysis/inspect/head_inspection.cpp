@@ -150,9 +150,13 @@ InspectResult inspect_gpt2_heads(const Gpt2Model& model, std::span<const std::in
   const Index L = cfg.n_layer, H = cfg.n_head;
   Index n = static_cast<Index>(all_tokens.size());
   if (opt.max_tokens > 0) n = std::min(n, opt.max_tokens);
-  if (n < 2) {
-    throw UsageError(
+  if (all_tokens.size() < 2) {  // the input itself is too short: an input error (exit 3)
+    throw InputError(
         str_cat("inspect: the text has ", all_tokens.size(), " token(s); at least 2 are needed"));
+  }
+  if (n < 2) {
+    throw UsageError(str_cat("inspect: --max-tokens ", opt.max_tokens,
+                             " keeps fewer than the 2 tokens inspection needs"));
   }
   const Index W = opt.context > 0 ? opt.context : cfg.n_positions;
   if (W < 2 || W > cfg.n_positions) {

@@ -1,7 +1,5 @@
 #include "attnlab/analysis/tradeoff/tradeoff_outputs.hpp"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -46,23 +44,6 @@ std::string runs_csv(const TradeoffResult& r) {
 }
 
 }  // namespace
-
-void check_output_directory(const fs::path& dir, std::string_view what) {
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec))
-      throw InputError(str_cat(what, " '", dir.string(), "' exists and is not a directory"));
-    if (::access(dir.c_str(), W_OK) != 0)
-      throw InputError(str_cat(what, " '", dir.string(), "' is not writable"));
-    return;
-  }
-  fs::path parent = fs::absolute(dir, ec).parent_path();
-  while (!parent.empty() && !fs::exists(parent, ec) && parent != parent.parent_path())
-    parent = parent.parent_path();
-  if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0)
-    throw InputError(str_cat(what, " '", dir.string(), "' cannot be created (", parent.string(),
-                             " is not a writable directory)"));
-}
 
 void add_tradeoff_files(const TradeoffReport& rep, const fs::path& dir, OutputSet& outs) {
   std::error_code ec;

@@ -8,8 +8,7 @@
 //                       (kjv: NLL per position bucket), rows in summaries order for that task
 //   search_<task>.csv   every search round's candidates (when searched)
 //   streaming.csv       model, policy, sinks, window, perplexity, KV bytes (when run)
-// check_output_directory fails before any work when DIR exists and is not a writable directory
-// or cannot be created.
+// (check_output_directory, core/atomic_file.hpp, fails before any work when DIR cannot be used.)
 //
 // Usage:
 //   check_output_directory(dir, "tradeoff: --out-dir");
@@ -24,7 +23,6 @@
 
 namespace attnlab::analysis::tradeoff {
 
-void check_output_directory(const std::filesystem::path& dir, std::string_view what);
 void add_tradeoff_files(const TradeoffReport& report, const std::filesystem::path& dir,
                         OutputSet& outs);
 
