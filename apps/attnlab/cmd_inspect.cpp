@@ -24,6 +24,7 @@
 
 #include "apps/attnlab/command.hpp"
 #include "apps/attnlab/gpt2_inputs.hpp"
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/inspect/encoder_inspection.hpp"
 #include "attnlab/analysis/inspect/head_inspection.hpp"
 #include "attnlab/core/atomic_file.hpp"
@@ -44,7 +45,7 @@ struct InspectCliOptions {
   std::string model, tokenizer, text, attention, html;
   std::vector<std::string> maps;
   Index context = 0, max_tokens = 0, map_tokens = 40, order_tokens = 64;
-  bool no_order_test = false;
+  bool no_order_test = false, quick = false;
   double sink = -1, overloaded = 0.9, collapsed = 0.9;  // sink < 0: the model family's default
 };
 
@@ -211,8 +212,18 @@ void run_inspect_encoder(const InspectCliOptions& o, RunInfo& info, const std::s
                 report::render_encoder_section, encoder_table_text(r));
 }
 
-void run_inspect(const InspectCliOptions& o) {
+// --quick: the report's quick budget (map and order-test tokens) and the first 256 tokens of the
+// text, for every flag not given explicitly.
+void apply_quick_budget(InspectCliOptions& o, const CLI::App& cmd) {
+  const analysis::InspectBudget b = analysis::inspect_budget(true);
+  if (!flag_given(cmd, "--map-tokens")) o.map_tokens = b.map_tokens;
+  if (!flag_given(cmd, "--order-tokens")) o.order_tokens = b.order_tokens;
+  if (!flag_given(cmd, "--max-tokens")) o.max_tokens = b.max_tokens;
+}
+
+void run_inspect(InspectCliOptions o, const CLI::App& cmd) {
   RunInfo info = begin_run("inspect", o.common);
+  if (o.quick) apply_quick_budget(o, cmd);
   if (o.model.empty()) {
     const auto dir = models::bert::find_default_bert();
     if (!dir) {
@@ -319,8 +330,9 @@ void register_inspect(CLI::App& app) {
                   "Collapsed head: mass on token 0 or on itself above this (0.9)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--html", opts->html, "Also write a standalone HTML page with the figures");
+  add_quick_flag(cmd, opts->quick, "the first 256 tokens, 32-token maps and order test");
   add_common_options(cmd, opts->common);
-  cmd->callback([opts] { run_inspect(*opts); });
+  cmd->callback([opts, cmd] { run_inspect(*opts, *cmd); });
 }
 
 }  // namespace

@@ -14,9 +14,11 @@
 
 #include "apps/attnlab/command.hpp"
 #include "apps/attnlab/study_data_options.hpp"
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/influence/malleability.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/memory_limit.hpp"
 #include "attnlab/core/progress.hpp"
 
 namespace attnlab::cli {
@@ -47,7 +49,29 @@ struct MalleabilityFlags : ArmAFlags, ArmBFlags {
   bool retrain = false;
   Index m3_points = 10, m4_points = 0, tracin_every = 10;
   std::string m4_context = "drop";
+  bool quick = false;
+  std::string max_memory;
 };
+
+// --quick: the report's quick budget for every budget flag not given explicitly.
+void apply_quick_budget(MalleabilityFlags& f, const CLI::App& cmd) {
+  const analysis::MalleabilityBudget b = analysis::malleability_budget(true);
+  const inf::MalleabilityOptions& q = b.options;
+  if (!flag_given(cmd, "--seeds")) f.seeds = q.seeds;
+  if (!flag_given(cmd, "--width")) f.width = q.width;
+  if (!flag_given(cmd, "--epochs-a")) f.epochs_a = q.epochs_a;
+  if (!flag_given(cmd, "--steps-b")) f.steps_b = q.steps_b;
+  if (!flag_given(cmd, "--eps")) f.eps = q.epsilons;
+  if (!flag_given(cmd, "--attacks")) {
+    f.attacks.clear();
+    for (const inf::AttackKind a : q.attacks) f.attacks.emplace_back(inf::to_string(a));
+  }
+  if (!flag_given(cmd, "--m3-points")) f.m3_points = q.m3_points;
+  if (!flag_given(cmd, "--m4-points")) f.m4_points = q.m4_points;
+  if (!flag_given(cmd, "--tracin-every")) f.tracin_every = q.tracin_every;
+  if (!flag_given(cmd, "--n-train")) f.n_train = b.n_train;
+  if (!flag_given(cmd, "--n-test")) f.n_test = b.n_test;
+}
 
 inf::MalleabilityOptions to_options(const MalleabilityFlags& f) {
   inf::MalleabilityOptions o;
@@ -118,8 +142,10 @@ void print_summary(const inf::MalleabilityResult& r) {
       "correlation with real LOO retraining (arm B).\n");
 }
 
-void run_malleability_cmd(const MalleabilityFlags& f) {
+void run_malleability_cmd(MalleabilityFlags f, const CLI::App& cmd) {
   RunInfo info = begin_run("malleability", f.common);
+  if (f.quick) apply_quick_budget(f, cmd);
+  const MemoryLimit limit = memory_limit(f.max_memory);
   Timings timings;
   if (f.arms.empty() || f.arms.find_first_not_of("ab") != std::string::npos) {
     throw UsageError(str_cat("--arms: expected ab, a or b, got '", f.arms, "'"));
@@ -127,6 +153,11 @@ void run_malleability_cmd(const MalleabilityFlags& f) {
   const inf::MalleabilityOptions o = to_options(f);
   io::DataOptions base = f.data.to_options(f.common.seed);
   base.classes = parse_class_list(f.classes, "--classes");
+  const Index classes = base.classes.empty() ? 10 : static_cast<Index>(base.classes.size());
+  require_memory(
+      str_cat("malleability: --width ", o.width),
+      inf::malleability_memory_bytes(o, f.n_train, f.n_test, f.data.feature_dim(), classes), limit,
+      str_cat("network, gradients and activations on ", f.n_train + f.n_test, " rows"));
   inf::MalleabilityResult r;
   {
     auto t = timings.scope("study");
@@ -163,7 +194,8 @@ void register_malleability(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option("--seeds", f->seeds, "Seeds (each: own data subset and network; >= 5 for CIs)")
       ->default_val(5)
-      ->check(positive_number());
+      ->check(positive_number())
+      ->check(seeds_bound());
   cmd->add_option("--models", f->models, "relu (2L-ReLU), attn (MLP-Attn), comma-separated")
       ->delimiter(',')
       ->default_str("relu,attn")
@@ -205,7 +237,8 @@ void register_malleability(CLI::App& app) {
       ->default_str("0.3");
   cmd->add_option("--attack-steps", f->attack_steps, "PGD / MIM iterations")
       ->default_val(10)
-      ->check(positive_number());
+      ->check(positive_number())
+      ->check(steps_bound());
   cmd->add_option("--pgd-step", f->pgd_step, "PGD step as a fraction of epsilon")
       ->default_val(0.25)
       ->check(positive_number());
@@ -231,9 +264,12 @@ void register_malleability(CLI::App& app) {
   cmd->add_option("--tracin-every", f->tracin_every, "TracIn checkpoint every k GD steps (0 = off)")
       ->default_val(10)
       ->check(non_negative_number());
+  add_quick_flag(cmd, f->quick,
+                 "width 64, 2 seeds, 5 epochs, 40 GD steps, FGSM+PGD at 0.3, 40/10 rows");
+  add_max_memory_option(cmd, f->max_memory);
   add_study_data_options(cmd, f->data);
   add_common_options(cmd, f->common);
-  cmd->callback([f] { run_malleability_cmd(*f); });
+  cmd->callback([f, cmd] { run_malleability_cmd(*f, *cmd); });
 }
 
 }  // namespace

@@ -8,14 +8,17 @@
 //
 // Prints a per-width summary (means over seeds) on stdout; --json writes the full result
 // envelope (every record) all or nothing.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "apps/attnlab/command.hpp"
 #include "apps/attnlab/study_data_options.hpp"
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/ntk/convergence.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/memory_limit.hpp"
 #include "attnlab/core/progress.hpp"
 
 namespace attnlab::cli {
@@ -39,7 +42,20 @@ struct NtkFlags : ArmAFlags, ArmBFlags {
   bool ridge_relative = false;
   std::string precision = "fp32";
   double delta = 0.05;
+  bool quick = false;
+  std::string max_memory;
 };
+
+// --quick: the report's quick budget for every budget flag not given explicitly.
+void apply_quick_budget(NtkFlags& f, const CLI::App& cmd) {
+  const analysis::ConvergenceBudget b = analysis::convergence_budget(true);
+  if (!flag_given(cmd, "--widths")) f.widths = b.options.widths;
+  if (!flag_given(cmd, "--seeds")) f.seeds = b.options.seeds;
+  if (!flag_given(cmd, "--epochs-a")) f.epochs_a = b.options.epochs_a;
+  if (!flag_given(cmd, "--steps-b")) f.steps_b = b.options.steps_b;
+  if (!flag_given(cmd, "--n-train")) f.n_train = b.n_train;
+  if (!flag_given(cmd, "--n-test")) f.n_test = b.n_test;
+}
 
 ntk::ConvergenceOptions to_options(const NtkFlags& f) {
   ntk::ConvergenceOptions o;
@@ -138,8 +154,10 @@ void print_summary(const ntk::ConvergenceResult& r) {
       "vs the time-matched kernel-GD predictor.\n");
 }
 
-void run_ntk(const NtkFlags& f) {
+void run_ntk(NtkFlags f, const CLI::App& cmd) {
   RunInfo info = begin_run("ntk", f.common);
+  if (f.quick) apply_quick_budget(f, cmd);
+  const MemoryLimit limit = memory_limit(f.max_memory);
   Timings timings;
   const ntk::ConvergenceOptions o = to_options(f);
   if (f.n_train < 2) throw UsageError(str_cat("--n-train must be >= 2, got ", f.n_train));
@@ -150,6 +168,13 @@ void run_ntk(const NtkFlags& f) {
   if (f.n_test < 0) throw UsageError(str_cat("--n-test must be >= 0, got ", f.n_test));
   io::DataOptions base = f.data.to_options(f.common.seed);
   base.classes = parse_class_list(f.classes, "--classes");
+  const Index widest = *std::max_element(o.widths.begin(), o.widths.end());
+  const Index classes = base.classes.empty() ? 10 : static_cast<Index>(base.classes.size());
+  require_memory(
+      str_cat("ntk: --widths ", widest),
+      ntk::convergence_memory_bytes(o, f.n_train, f.n_test, f.data.feature_dim(), classes), limit,
+      str_cat("weights, optimizer state and activations of ", widest, " units on ",
+              f.n_train + f.n_test, " rows"));
   ntk::KernelData data;
   {
     auto t = timings.scope("load");
@@ -197,7 +222,8 @@ void register_ntk(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option("--seeds", f->seeds, "Network seeds per width (>= 5 for the paper comparison)")
       ->default_val(5)
-      ->check(positive_number());
+      ->check(positive_number())
+      ->check(seeds_bound());
   cmd->add_option("--models", f->models, "relu (2L-ReLU), attn (MLP-Attn), comma-separated")
       ->delimiter(',')
       ->default_str("relu,attn")
@@ -234,9 +260,11 @@ void register_ntk(CLI::App& app) {
   cmd->add_option("--delta", f->delta, "Failure probability of the matrix-Bernstein width")
       ->default_val(0.05)
       ->check(positive_number());
+  add_quick_flag(cmd, f->quick, "widths 16-1024, 2 seeds, 10 epochs, 60 GD steps, 100/50 rows");
+  add_max_memory_option(cmd, f->max_memory);
   add_study_data_options(cmd, f->data);
   add_common_options(cmd, f->common);
-  cmd->callback([f] { run_ntk(*f); });
+  cmd->callback([f, cmd] { run_ntk(*f, *cmd); });
 }
 
 }  // namespace

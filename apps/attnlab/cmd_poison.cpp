@@ -11,10 +11,12 @@
 
 #include "apps/attnlab/command.hpp"
 #include "apps/attnlab/study_data_options.hpp"
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/influence/poisoning.hpp"
 #include "attnlab/analysis/ntk/kernel_metrics.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/memory_limit.hpp"
 #include "attnlab/core/progress.hpp"
 
 namespace attnlab::cli {
@@ -37,7 +39,22 @@ struct PoisonFlags : ArmBFlags {
   Index seeds = 3;
   bool no_network = false;
   Index width = 512;
+  bool quick = false;
+  std::string max_memory;
 };
+
+// --quick: the report's quick budget for every budget flag not given explicitly.
+void apply_quick_budget(PoisonFlags& f, const CLI::App& cmd) {
+  const analysis::PoisonBudget b = analysis::poison_budget(true);
+  if (!flag_given(cmd, "--seeds")) f.seeds = b.options.seeds;
+  if (!flag_given(cmd, "--eps")) f.eps = b.options.epsilons;
+  if (!flag_given(cmd, "--steps")) f.steps = b.options.steps;
+  if (!flag_given(cmd, "--width")) f.width = b.options.width;
+  if (!flag_given(cmd, "--steps-b")) f.steps_b = b.options.steps_b;
+  if (!flag_given(cmd, "--n-train")) f.n_train = b.n_train;
+  if (!flag_given(cmd, "--n-val")) f.n_val = b.n_val;
+  if (!flag_given(cmd, "--n-test")) f.n_test = b.n_test;
+}
 
 std::string num(double v) {
   if (!std::isfinite(v)) return "—";
@@ -78,8 +95,10 @@ void print_summary(const inf::PoisonResult& r) {
   std::printf("\nMeans over seeds ± 95%% t-interval half-widths; accuracies on clean test rows.\n");
 }
 
-void run_poison_cmd(const PoisonFlags& f) {
+void run_poison_cmd(PoisonFlags f, const CLI::App& cmd) {
   RunInfo info = begin_run("poison", f.common);
+  if (f.quick) apply_quick_budget(f, cmd);
+  const MemoryLimit limit = memory_limit(f.max_memory);
   Timings timings;
   inf::PoisonOptions o;
   o.models.clear();
@@ -99,6 +118,12 @@ void run_poison_cmd(const PoisonFlags& f) {
   inf::validate_poison_options(o);
   io::DataOptions base = f.data.to_options(f.common.seed);
   base.classes = parse_class_list(f.classes, "--classes");
+  const Index classes = base.classes.empty() ? 10 : static_cast<Index>(base.classes.size());
+  require_memory(
+      str_cat("poison: --width ", o.width, " --n-train ", f.n_train),
+      inf::poisoning_memory_bytes(o, f.n_train, f.n_val, f.n_test, f.data.feature_dim(), classes),
+      limit,
+      str_cat("network, activations and kernels on ", f.n_train + f.n_val + f.n_test, " rows"));
   inf::PoisonResult r;
   {
     auto t = timings.scope("study");
@@ -145,7 +170,10 @@ void register_poison(CLI::App& app) {
   cmd->add_option("--fraction", f->fraction, "Share p of training rows poisoned")
       ->default_val(1.0)
       ->check(positive_number());
-  cmd->add_option("--steps", f->steps, "PGD steps")->default_val(10)->check(positive_number());
+  cmd->add_option("--steps", f->steps, "PGD steps")
+      ->default_val(10)
+      ->check(positive_number())
+      ->check(steps_bound());
   cmd->add_option("--step-fraction", f->step_fraction, "PGD step as a fraction of epsilon")
       ->default_val(0.25)
       ->check(positive_number());
@@ -154,15 +182,18 @@ void register_poison(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option("--seeds", f->seeds, "Seeds (own data, poison rows, network)")
       ->default_val(3)
-      ->check(positive_number());
+      ->check(positive_number())
+      ->check(seeds_bound());
   cmd->add_flag("--no-network", f->no_network, "Skip the arm-B network (kernel predictor only)");
   cmd->add_option("--width", f->width, "Width of the arm-B network")
       ->default_val(512)
       ->check(positive_number());
   add_arm_b_options(cmd, *f);
+  add_quick_flag(cmd, f->quick, "1 seed, eps 0.3, 3 PGD steps, width 64, 40/20/50 rows");
+  add_max_memory_option(cmd, f->max_memory);
   add_study_data_options(cmd, f->data);
   add_common_options(cmd, f->common);
-  cmd->callback([f] { run_poison_cmd(*f); });
+  cmd->callback([f, cmd] { run_poison_cmd(*f, *cmd); });
 }
 
 }  // namespace

@@ -3,15 +3,15 @@
 //
 //   attnlab selectivity [--quick] [synthetic flags | --q Q.npy --k K.npy --v V.npy [--causal] |
 //                        --model PATH --text FILE [--tokenizer DIR] [--layers LIST]
-//                        [--window N] [--model-queries Q]]
+//                        [--max-tokens N] [--model-queries Q]]
 //                       [--normalizers LIST] [--sweeps LIST] [sweep sizes ...]
 //                       [--json R.json] [--out-dir DIR]
 //
 // Source: synthetic tokens on a sphere (default), NPY arrays (--q/--k with --v or --hidden), or
-// q/k/v captured from a GPT-2 (--model: one forward pass over the first --window tokens of
+// q/k/v captured from a GPT-2 (--model: one forward pass over the first --max-tokens tokens of
 // --text; every chosen layer x head becomes one unit, model_source.hpp) — or from a BERT-family
 // encoder when --model is a BERT directory (bidirectional; the window is "[CLS] ... [SEP]" cut to
-// --window and max_position_embeddings ids, the tokenizer its vocab.txt). Prints a summary per
+// --max-tokens and max_position_embeddings ids, the tokenizer its vocab.txt). Prints a summary per
 // normalizer on stdout; --json writes the result envelope, --out-dir one CSV per sweep. All
 // outputs are written together or not at all.
 #include <cmath>
@@ -27,6 +27,7 @@
 #include "attnlab/analysis/selectivity/sweeps.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/memory_limit.hpp"
 #include "attnlab/core/threads.hpp"
 #include "attnlab/io/npy.hpp"
 #include "attnlab/models/bert/config.hpp"
@@ -45,7 +46,9 @@ struct SelectivityCliOptions {
   std::string q_path, k_path, v_path, hidden_path, model_path, tokens = "value";
   std::string text_path, tokenizer_dir;  // --model source
   std::vector<Index> layers;             // empty = all
-  Index window = 1024, model_queries = 16;
+  Index max_tokens = 1024, model_queries = 16;
+  std::string old_window;  // the former name of --max-tokens: a usage error pointing at it
+  std::string max_memory;
   bool causal = false;
   sel::SyntheticOptions synthetic;
   // Study.
@@ -79,7 +82,8 @@ sel::SelectivitySource load_source(const SelectivityCliOptions& o, const CLI::Ap
     return false;
   }();
   if (o.model_path.empty()) {
-    for (const char* flag : {"--text", "--tokenizer", "--layers", "--window", "--model-queries"}) {
+    for (const char* flag :
+         {"--text", "--tokenizer", "--layers", "--max-tokens", "--model-queries"}) {
       if (cmd.get_option(flag)->count() > 0) {
         throw UsageError(str_cat("selectivity: ", flag, " needs --model"));
       }
@@ -98,7 +102,7 @@ sel::SelectivitySource load_source(const SelectivityCliOptions& o, const CLI::Ap
       }
       const models::bert::BertModel model(models::bert::load_bert(o.model_path));
       const auto tok = models::bert::WordPieceTokenizer::load(o.model_path);
-      const Index window = std::min(o.window, model.config().max_position_embeddings);
+      const Index window = std::min(o.max_tokens, model.config().max_position_embeddings);
       const std::vector<std::int32_t> ids = tok.encode(text, window);
       sel::ModelSourceOptions mo;
       mo.layers = o.layers;
@@ -118,7 +122,8 @@ sel::SelectivitySource load_source(const SelectivityCliOptions& o, const CLI::Ap
     const std::string model_desc = weights.config.describe();
     const models::gpt2::Gpt2Model model(std::move(weights));
     std::vector<std::int32_t> ids = tok.encode(text);
-    if (static_cast<Index>(ids.size()) > o.window) ids.resize(static_cast<std::size_t>(o.window));
+    if (static_cast<Index>(ids.size()) > o.max_tokens)
+      ids.resize(static_cast<std::size_t>(o.max_tokens));
     sel::ModelSourceOptions mo;
     mo.layers = o.layers;
     mo.queries = o.model_queries;
@@ -158,6 +163,10 @@ sel::SelectivitySource load_source(const SelectivityCliOptions& o, const CLI::Ap
   if (!o.v_path.empty() || !o.hidden_path.empty() || o.causal) {
     throw UsageError("selectivity: --v, --hidden and --causal need NPY input (--q and --k)");
   }
+  require_memory(str_cat("selectivity: --heads ", o.synthetic.heads, " --dim ", o.synthetic.dim,
+                         " --length ", o.synthetic.length),
+                 sel::synthetic_source_bytes(o.synthetic), memory_limit(o.max_memory),
+                 "queries, keys and token vectors of every synthetic head");
   return sel::make_synthetic_source(o.synthetic);
 }
 
@@ -232,6 +241,12 @@ std::string summary_text(const sel::SelectivityResult& r) {
 void run_selectivity_command(SelectivityCliOptions o, const CLI::App& cmd) {
   RunInfo info = begin_run("selectivity", o.common);
   auto given = [&](const char* flag) { return cmd.get_option(flag)->count() > 0; };
+  if (given("--window")) {
+    throw UsageError(
+        "selectivity: --window was renamed --max-tokens (the first N tokens of --text, as in "
+        "inspect and perplexity; --window is the attention window in attend)");
+  }
+  (void)memory_limit(o.max_memory);  // a bad --max-memory fails before any work
   // --quick: smaller defaults; flags given explicitly still win.
   sel::SelectivityOptions s =
       o.quick ? sel::SelectivityOptions::quick() : sel::SelectivityOptions{};
@@ -363,10 +378,11 @@ void register_selectivity(CLI::App& app) {
   cmd->add_option("--layers", o->layers, "Layers captured with --model (default: all)")
       ->delimiter(',')
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--window", o->window,
+  cmd->add_option("--max-tokens", o->max_tokens,
                   "--model: tokens of --text in the one forward pass (default 1024, at most "
                   "n_positions); the largest sweep length must fit in it")
       ->check(positive_number());
+  cmd->add_option("--window", o->old_window, "")->group("");  // renamed: --max-tokens
   cmd->add_option("--model-queries", o->model_queries,
                   "--model: the last Q positions of the window are the queries (default 16)")
       ->check(positive_number());
@@ -476,6 +492,7 @@ void register_selectivity(CLI::App& app) {
   cmd->add_option("--spread-length", o->spread_length, "L of the spread sweep (default 256)")
       ->check(positive_number());
   cmd->add_option("--out-dir", o->out_dir, "Also write one CSV per sweep into this directory");
+  add_max_memory_option(cmd, opts->max_memory);
   add_common_options(cmd, opts->common);
   cmd->callback([opts, cmd] { run_selectivity_command(*opts, *cmd); });
 }

@@ -6,14 +6,17 @@
 //
 // Prints the table on stdout (unresolved condition numbers are shown as "unresolved", never as
 // numbers) and writes the full result envelope with --json (all or nothing).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "apps/attnlab/command.hpp"
 #include "apps/attnlab/study_data_options.hpp"
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/spectral/spectrum.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/memory_limit.hpp"
 #include "attnlab/core/progress.hpp"
 
 namespace attnlab::cli {
@@ -28,6 +31,8 @@ struct SpectrumFlags {
   std::vector<Index> sizes = {100, 200, 500, 1000, 2000};
   std::vector<std::string> class_sets;
   double delta = 0.05;
+  bool quick = false;
+  std::string max_memory;
 };
 
 std::string kappa_text(double kappa, bool resolved) {
@@ -72,11 +77,14 @@ void print_table(const SpectrumResult& r) {
       "column's kappa.\n");
 }
 
-void run_spectrum(const SpectrumFlags& f) {
+void run_spectrum(const SpectrumFlags& f, const CLI::App& cmd) {
   RunInfo info = begin_run("spectrum", f.common);
   Timings timings;
+  const MemoryLimit limit = memory_limit(f.max_memory);
   analysis::spectral::SpectrumOptions o;
-  o.sizes = f.sizes;
+  // --quick: the report's quick sizes unless --sizes is given.
+  o.sizes =
+      f.quick && !flag_given(cmd, "--sizes") ? analysis::spectrum_budget(true).sizes : f.sizes;
   o.bernstein_delta = f.delta;
   o.class_sets.clear();
   if (f.class_sets.empty()) {
@@ -87,6 +95,10 @@ void run_spectrum(const SpectrumFlags& f) {
       o.class_sets.push_back(parse_class_list(s, "--classes"));
   }
   const io::DataOptions base = f.data.to_options(f.common.seed);
+  const Index largest = *std::max_element(o.sizes.begin(), o.sizes.end());
+  require_memory(str_cat("spectrum: --sizes ", largest),
+                 analysis::spectral::spectrum_memory_bytes(o, f.data.feature_dim()), limit,
+                 str_cat("n x n kernels and their eigensolver at n = ", largest));
   SpectrumResult r;
   {
     auto t = timings.scope("spectrum");
@@ -123,9 +135,11 @@ void register_spectrum(CLI::App& app) {
                   "Failure probability of the matrix-Bernstein width (default 0.05)")
       ->default_val(0.05)
       ->check(positive_number());
+  add_quick_flag(cmd, f->quick, "sizes 100,200");
+  add_max_memory_option(cmd, f->max_memory);
   add_study_data_options(cmd, f->data);
   add_common_options(cmd, f->common);
-  cmd->callback([f] { run_spectrum(*f); });
+  cmd->callback([f, cmd] { run_spectrum(*f, *cmd); });
 }
 
 }  // namespace

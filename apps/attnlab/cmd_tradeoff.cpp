@@ -89,7 +89,7 @@ void run_tradeoff_cmd(TradeoffCliOptions& o) {
     check_output_directory(parent, "tradeoff: --json directory");
   }
   const bool tty = Progress::terminal_attached();
-  Progress bar("tradeoff", planned_trainings(plan));
+  Progress bar("tradeoff", planned_trainings(plan), Progress::NonTerminal::silent);
   TradeoffReport r;
   {
     auto s = timings.scope("study");

@@ -150,7 +150,9 @@ void register_train(CLI::App& app) {
       "full | window=W | sinks=S,window=W | decay=G[:G..] | alibi | topk=K | ssmax | "
       "sparsemax | entmax15 | linear | learned_decay | learnable_sink (comma-separated)");
   cmd->add_option("--batch", t.batch, "Sequences per step")->check(positive_number());
-  cmd->add_option("--steps", t.steps, "Optimizer steps")->check(positive_number());
+  cmd->add_option("--steps", t.steps, "Optimizer steps")
+      ->check(positive_number())
+      ->check(steps_bound());
   cmd->add_option("--lr", t.lr, "Peak learning rate")->check(positive_number());
   cmd->add_option("--min-lr", t.min_lr, "Learning rate at the end of the cosine")
       ->check(non_negative_number());

@@ -29,6 +29,23 @@ void add_common_options(CLI::App* cmd, CommonOptions& opts);
 // Validators with short messages ("must be > 0, got -3") instead of CLI11's numeric ranges.
 CLI::Validator positive_number();
 CLI::Validator non_negative_number();
+// "must be <= 1000 (why), got 2000000000": the bounds that keep a typo from running for days.
+CLI::Validator at_most(double max, std::string why);
+// Shared bounds of the study commands: seeds are whole repeated runs, steps are optimizer steps
+// (or epochs, attack iterations) of one run.
+inline constexpr double kMaxSeeds = 1000;
+inline constexpr double kMaxSteps = 10'000'000;
+CLI::Validator seeds_bound();  // at_most(kMaxSeeds, "one full run per seed")
+CLI::Validator steps_bound();  // at_most(kMaxSteps, ...)
+
+// --quick: start from the report's quick budget (attnlab/analysis/budgets); flags given
+// explicitly still win.
+void add_quick_flag(CLI::App* cmd, bool& quick, const std::string& what);
+// --max-memory SIZE: the limit the run's estimated memory is checked against before it allocates
+// (default: physical memory; see attnlab/core/memory_limit.hpp).
+void add_max_memory_option(CLI::App* cmd, std::string& max_memory);
+// True when `flag` was given on the command line of `cmd`.
+bool flag_given(const CLI::App& cmd, const char* flag);
 // Applies --threads and returns the run description for the result envelope.
 RunInfo begin_run(const std::string& kind, const CommonOptions& opts);
 // The process argv, recorded in every result envelope.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "attnlab/core/error.hpp"
@@ -85,6 +86,45 @@ CLI::Validator non_negative_number() {
         return {};
       },
       "NON-NEGATIVE");
+}
+
+CLI::Validator at_most(double max, std::string why) {
+  return CLI::Validator(
+      [max, why](std::string& value) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(value, x)) return "must be a number, got '" + value + "'";
+        if (x > max) {
+          char bound[32];
+          std::snprintf(bound, sizeof bound, "%.0f", max);
+          return std::string("must be <= ") + bound + " (" + why + "), got " + value;
+        }
+        return {};
+      },
+      "");
+}
+
+CLI::Validator seeds_bound() {
+  return at_most(kMaxSeeds, "one full run per seed");
+}
+
+CLI::Validator steps_bound() {
+  return at_most(kMaxSteps, "a bound against typos; split longer runs with checkpoints");
+}
+
+void add_quick_flag(CLI::App* cmd, bool& quick, const std::string& what) {
+  cmd->add_flag("--quick", quick,
+                "The report's quick budget (" + what + "); flags given explicitly still win");
+}
+
+void add_max_memory_option(CLI::App* cmd, std::string& max_memory) {
+  cmd->add_option("--max-memory", max_memory,
+                  "Memory limit the run's estimate is checked against before it allocates (e.g. "
+                  "8G, 512M; default: physical memory)");
+}
+
+bool flag_given(const CLI::App& cmd, const char* flag) {
+  const CLI::Option* opt = cmd.get_option_no_throw(flag);
+  return opt != nullptr && opt->count() > 0;
 }
 
 void add_common_options(CLI::App* cmd, CommonOptions& opts) {

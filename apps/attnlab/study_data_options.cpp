@@ -5,6 +5,7 @@
 
 #include "apps/attnlab/command.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/io/npy.hpp"
 
 namespace attnlab::cli {
 
@@ -26,6 +27,16 @@ io::DataOptions StudyDataFlags::to_options(std::uint64_t seed) const {
   o.y_path = y_path;
   o.seed = seed;
   return o;
+}
+
+Index StudyDataFlags::feature_dim() const {
+  if (x_path.empty()) return 28 * 28;
+  const io::NpyHeader h = io::load_npy_header(x_path, "--x");
+  if (h.shape.size() != 2) {
+    throw InputError(str_cat("--x '", x_path, "': expected a 2-D array [n, D], got ",
+                             h.shape.size(), " dimensions"));
+  }
+  return h.shape[1];
 }
 
 void add_study_data_options(CLI::App* cmd, StudyDataFlags& f) {
@@ -70,7 +81,8 @@ std::vector<int> parse_class_list(const std::string& text, const char* flag) {
 void add_arm_a_options(CLI::App* cmd, ArmAFlags& f) {
   cmd->add_option("--epochs-a", f.epochs_a, "Arm A epochs (the paper: 500)")
       ->default_val(f.epochs_a)
-      ->check(non_negative_number());
+      ->check(non_negative_number())
+      ->check(steps_bound());
   cmd->add_option("--lr-a", f.lr_a, "Arm A Adam learning rate")
       ->default_val(f.lr_a)
       ->check(positive_number());
@@ -88,7 +100,8 @@ void add_arm_a_options(CLI::App* cmd, ArmAFlags& f) {
 void add_arm_b_options(CLI::App* cmd, ArmBFlags& f) {
   cmd->add_option("--steps-b", f.steps_b, "Arm B maximum full-batch GD steps")
       ->default_val(f.steps_b)
-      ->check(non_negative_number());
+      ->check(non_negative_number())
+      ->check(steps_bound());
   cmd->add_option("--lr-fraction-b", f.lr_fraction_b,
                   "Arm B step eta = fraction * 2n/lambda_max(Theta_0), fraction in (0, 1)")
       ->default_val(f.lr_fraction_b)

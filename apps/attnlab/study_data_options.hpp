@@ -31,6 +31,9 @@ struct StudyDataFlags {
   std::string y_path;
   io::DataOptions to_options(std::uint64_t seed) const;
   bool user_data() const { return !x_path.empty(); }
+  // Columns of a data row, for memory estimates before the load: 784 for Fashion-MNIST, the
+  // second dimension of --x from its header otherwise (InputError on a file that is not [n, D]).
+  Index feature_dim() const;
 };
 
 void add_study_data_options(CLI::App* cmd, StudyDataFlags& flags);

@@ -584,6 +584,10 @@ NpyArray load_npy(const fs::path& path) {
   return parse_npy(bytes, path.string());
 }
 
+NpyHeader load_npy_header(const fs::path& path, const char* what) {
+  return read_npy_file(path, what).header;
+}
+
 Tensor3d load_npy_tensor3(const fs::path& path, const char* what) {
   const LoadedNpy f = read_npy_file(path, what);
   require_float(f, path, what);

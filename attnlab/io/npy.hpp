@@ -93,6 +93,9 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& source_nam
 NpyArray parse_npy(std::string_view bytes, const std::string& source_name);
 // Reads and parses a file; InputError naming the path when it is missing or unreadable.
 NpyArray load_npy(const std::filesystem::path& path);
+// The validated header of a file (shape and dtype, for estimates before a load); `what` names the
+// operand in messages.
+NpyHeader load_npy_header(const std::filesystem::path& path, const char* what);
 
 // Attention input: a float32/float64 [N, d] (returned as [1, N, d]) or [H, N, d] array with only
 // finite values. `what` names the operand in messages ("q", "k", "v"). InputError on a wrong

@@ -120,7 +120,7 @@ TEST_F(SelectivityCli, GptTwoCaptureGivesOneUnitPerLayerAndHead) {
   for (int i = 0; i < 12; ++i) text += "the lamp is burning on the third night. ";
   testing::write_bytes(dir_ / "t.txt", text);
   const auto r = run_cli(
-      with({"selectivity", "--model", p("m"), "--text", p("t.txt"), "--window", "48",
+      with({"selectivity", "--model", p("m"), "--text", p("t.txt"), "--max-tokens", "48",
             "--model-queries", "6", "--normalizers", "softmax,sparsemax", "--json", p("r.json")},
            small_sweeps()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -134,10 +134,10 @@ TEST_F(SelectivityCli, GptTwoCaptureGivesOneUnitPerLayerAndHead) {
   EXPECT_EQ(res["source"]["labels"][7], "L1.H3");
   EXPECT_DOUBLE_EQ(res["temperature"].get<double>(), std::sqrt(8.0));  // d = 32 / 4
 
-  const auto one = run_cli(
-      with({"selectivity", "--model", p("m"), "--text", p("t.txt"), "--window", "48", "--layers",
-            "1", "--tokens", "hidden", "--normalizers", "softmax", "--json", p("one.json")},
-           small_sweeps()));
+  const auto one = run_cli(with(
+      {"selectivity", "--model", p("m"), "--text", p("t.txt"), "--max-tokens", "48", "--layers",
+       "1", "--tokens", "hidden", "--normalizers", "softmax", "--json", p("one.json")},
+      small_sweeps()));
   ASSERT_EQ(one.exit_code, 0) << one.err;
   const auto r1 = nlohmann::json::parse(read_file(dir_ / "one.json"))["result"];
   EXPECT_EQ(r1["source"]["heads"], 4);

@@ -52,7 +52,8 @@ double max_abs_diff(const MatrixD& a, const MatrixD& b) {
   return (a - b).cwiseAbs().maxCoeff();
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_cli(const std::vector<std::string>& args,
+                  const std::vector<std::pair<std::string, std::string>>& env) {
   TempDir dir;
   const fs::path out_path = dir / "stdout", err_path = dir / "stderr";
   const pid_t pid = ::fork();
@@ -62,6 +63,7 @@ CliResult run_cli(const std::vector<std::string>& args) {
     const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(out_fd, 1);
     ::dup2(err_fd, 2);
+    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
     std::vector<char*> argv;
     std::string prog = ATTNLAB_CLI_PATH;
     argv.push_back(prog.data());

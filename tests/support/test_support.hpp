@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attnlab/core/tensor.hpp"
@@ -44,8 +45,10 @@ struct CliResult {
   std::string out;
   std::string err;
 };
-// Runs the attnlab CLI with these arguments (no shell), capturing stdout and stderr.
-CliResult run_cli(const std::vector<std::string>& args);
+// Runs the attnlab CLI with these arguments (no shell), capturing stdout and stderr; `env` adds
+// or replaces environment variables of the child ({"ATTNLAB_PROGRESS_SECONDS", "0"}).
+CliResult run_cli(const std::vector<std::string>& args,
+                  const std::vector<std::pair<std::string, std::string>>& env = {});
 
 // Central differences of f at x: g_i = (f(x + eps e_i) − f(x − eps e_i)) / (2 eps).
 std::vector<double> numeric_gradient(const std::function<double(const std::vector<double>&)>& f,

@@ -398,6 +398,14 @@ std::int64_t malleability_work_units(const MalleabilityOptions& o) {
          o.seeds;
 }
 
+double malleability_memory_bytes(const MalleabilityOptions& o, Index n_train, Index n_test,
+                                 Index dim, Index outputs) {
+  const double m = static_cast<double>(o.width), n = static_cast<double>(n_train);
+  return 8.0 * m *
+             (static_cast<double>(dim + outputs) + 2.0 * static_cast<double>(n_train + n_test)) +
+         8.0 * 8.0 * n * n;
+}
+
 MalleabilityResult run_malleability(const io::DataOptions& base, Index n_train, Index n_test,
                                     const MalleabilityOptions& o, Progress* progress) {
   validate_malleability_options(o);

@@ -137,6 +137,11 @@ std::string attack_metric_key(const std::string& metric, AttackKind attack, doub
 MalleabilityResult run_malleability(const io::DataOptions& base, Index n_train, Index n_test,
                                     const MalleabilityOptions& o, Progress* progress = nullptr);
 std::int64_t malleability_work_units(const MalleabilityOptions& o);
+// Estimated peak bytes: 8·m·((D + C) + 2·(n_train + n_test)) for the network, its gradients and
+// activations (TracIn is accumulated, never stored per checkpoint), plus 8·8·n_train² for the
+// kernels. Calibrated against peak RSS on Fashion-MNIST (n 300/100, m 1024–4096).
+double malleability_memory_bytes(const MalleabilityOptions& o, Index n_train, Index n_test,
+                                 Index dim, Index outputs);
 
 struct RatioRow {
   char arm = 'a';

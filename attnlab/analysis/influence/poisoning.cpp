@@ -141,6 +141,14 @@ std::int64_t poisoning_work_units(const PoisonOptions& o) {
          static_cast<std::int64_t>(o.epsilons.size() + 1);
 }
 
+double poisoning_memory_bytes(const PoisonOptions& o, Index n_train, Index n_val, Index n_test,
+                              Index dim, Index outputs) {
+  const double m = o.train_network ? static_cast<double>(o.width) : 0.0;
+  const double n = static_cast<double>(n_train);
+  const double rows = static_cast<double>(n_train + n_val + n_test);
+  return 8.0 * m * (1.5 * static_cast<double>(dim + outputs) + 2.0 * rows) + 8.0 * 8.0 * n * n;
+}
+
 PoisonResult run_poisoning(const io::DataOptions& base, Index n_train, Index n_val, Index n_test,
                            const PoisonOptions& o, Progress* progress) {
   validate_poison_options(o);

@@ -88,6 +88,11 @@ struct PoisonResult {
 PoisonResult run_poisoning(const io::DataOptions& base, Index n_train, Index n_val, Index n_test,
                            const PoisonOptions& o, Progress* progress = nullptr);
 std::int64_t poisoning_work_units(const PoisonOptions& o);
+// Estimated peak bytes: 8·m·(1.5·(D + C) + 2·(n_train + n_val + n_test)) for the arm-B network
+// and its activations (none with train_network = false), plus 8·8·n_train² for the kernels. Calibrated against peak RSS on
+// Fashion-MNIST (n 500/200/500, m 1024–4096).
+double poisoning_memory_bytes(const PoisonOptions& o, Index n_train, Index n_val, Index n_test,
+                              Index dim, Index outputs);
 // Values of one metric over seeds for (model, ε), in seed order (NaN where missing).
 std::vector<double> poison_values(const PoisonResult& r, ntk::ModelKind model, double epsilon,
                                   const std::string& key);

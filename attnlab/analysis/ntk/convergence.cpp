@@ -257,6 +257,15 @@ std::int64_t convergence_work_units(const ConvergenceOptions& o) {
   return total * o.seeds * static_cast<std::int64_t>(o.models.size());
 }
 
+double convergence_memory_bytes(const ConvergenceOptions& o, Index n_train, Index n_test, Index dim,
+                                Index outputs) {
+  double widest = 0;
+  for (const Index m : o.widths) widest = std::max(widest, static_cast<double>(m));
+  const double rows = static_cast<double>(n_train + n_test);
+  const double n = static_cast<double>(n_train);
+  return 8.0 * widest * (4.0 * static_cast<double>(dim + outputs) + 4.0 * rows) + 8.0 * 6.0 * n * n;
+}
+
 ConvergenceResult run_ntk_convergence(const KernelData& data, const ConvergenceOptions& o_in,
                                       Progress* progress) {
   validate_convergence_options(o_in);

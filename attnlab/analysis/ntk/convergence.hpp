@@ -135,6 +135,11 @@ ConvergenceResult run_ntk_convergence(const KernelData& data, const ConvergenceO
                                       Progress* progress = nullptr);
 // Σ over models × widths × seeds of width: the total for a Progress bar.
 std::int64_t convergence_work_units(const ConvergenceOptions& options);
+// Estimated peak bytes of the widest run: 8·m·(4·(D + C) + 4·(n_train + n_test)) for weights,
+// Adam state, gradients and activations, plus 8·6·n_train² for the kernels. Calibrated against
+// peak RSS on Fashion-MNIST (n 500/200, m 4096–16384: within +5% of the measured growth).
+double convergence_memory_bytes(const ConvergenceOptions& options, Index n_train, Index n_test,
+                                Index dim, Index outputs);
 // UsageError for inconsistent options (before any data is loaded).
 void validate_convergence_options(const ConvergenceOptions& options);
 

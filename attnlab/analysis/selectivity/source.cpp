@@ -97,6 +97,12 @@ SyntheticOptions SyntheticOptions::from_json(const nlohmann::json& j) {
   return o;
 }
 
+double synthetic_source_bytes(const SyntheticOptions& o) {
+  const double per_head =
+      static_cast<double>(o.queries + 2 * o.length) * static_cast<double>(o.dim) * 8.0 + 65536.0;
+  return static_cast<double>(o.heads) * per_head;
+}
+
 SelectivitySource make_synthetic_source(const SyntheticOptions& o) {
   if (o.heads < 1 || o.queries < 1 || o.length < 2 || o.dim < 1) {
     throw UsageError(str_cat("make_synthetic_source: need heads >= 1, queries >= 1, length >= 2, ",

@@ -96,6 +96,9 @@ struct SyntheticOptions {
 
 // Synthetic heads as described above (parallel over heads, deterministic for the seed).
 SelectivitySource make_synthetic_source(const SyntheticOptions& options);
+// Estimated bytes of that source: heads · ((Q + 2L)·d·8 + 64 KiB) for the queries, keys, token
+// vectors and per-head bookkeeping. Calibrated against peak RSS (--quick, d 256–1024, 16–64 heads).
+double synthetic_source_bytes(const SyntheticOptions& options);
 
 // Heads from arrays: q [H, Q, dk], k [H, L, dk], x [H, L, dx] or [1, L, dx] (one set of token
 // vectors shared by every head, e.g. hidden states). InputError naming the shapes on mismatch.

@@ -248,6 +248,12 @@ std::int64_t spectrum_work_units(const SpectrumOptions& o) {
   return total * static_cast<std::int64_t>(o.class_sets.size());
 }
 
+double spectrum_memory_bytes(const SpectrumOptions& o, Index dim) {
+  double n = 0;
+  for (const Index size : o.sizes) n = std::max(n, static_cast<double>(size));
+  return 8.0 * 7.0 * n * n + 8.0 * 3.0 * n * static_cast<double>(dim);
+}
+
 SpectrumResult run_spectrum_study(const io::DataOptions& base, const SpectrumOptions& o,
                                   Progress* progress) {
   if (o.sizes.empty()) throw UsageError("spectrum: no sizes given");

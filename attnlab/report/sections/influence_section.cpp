@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/influence/malleability.hpp"
 #include "attnlab/analysis/influence/poisoning.hpp"
 #include "attnlab/analysis/ntk/kernel_metrics.hpp"
@@ -328,34 +329,6 @@ std::string comparison_text(const inf::MalleabilityResult& r, const std::string&
   return text;
 }
 
-inf::MalleabilityOptions report_malleability_options(bool quick, std::uint64_t seed) {
-  inf::MalleabilityOptions o;
-  o.seed = seed;
-  o.seeds = quick ? 2 : 5;
-  o.width = quick ? 64 : 128;
-  o.epochs_a = quick ? 5 : 20;
-  o.steps_b = quick ? 40 : 150;
-  o.epsilons = quick ? std::vector<double>{0.3} : std::vector<double>{0.1, 0.3, 0.5};
-  o.attacks = quick ? std::vector<inf::AttackKind>{inf::AttackKind::fgsm, inf::AttackKind::pgd}
-                    : std::vector<inf::AttackKind>{inf::AttackKind::fgsm, inf::AttackKind::pgd,
-                                                   inf::AttackKind::mim};
-  o.m3_points = quick ? 2 : 5;
-  o.m4_points = quick ? 0 : 6;
-  o.tracin_every = 10;
-  return o;
-}
-
-inf::PoisonOptions report_poison_options(bool quick, std::uint64_t seed) {
-  inf::PoisonOptions o;
-  o.seed = seed;
-  o.seeds = quick ? 1 : 3;
-  o.epsilons = quick ? std::vector<double>{0.3} : std::vector<double>{0.03, 0.1, 0.3};
-  o.steps = quick ? 3 : 5;
-  o.width = quick ? 64 : 128;
-  o.steps_b = quick ? 40 : 150;
-  return o;
-}
-
 }  // namespace
 
 nlohmann::json run_influence_study(const ReportOptions& options) {
@@ -372,11 +345,14 @@ nlohmann::json run_influence_study(const ReportOptions& options) {
     io::DataOptions base;
     base.seed = options.seed;
     base.classes = t.classes;
-    const Index n = quick ? 40 : 100;
-    const inf::MalleabilityResult m = inf::run_malleability(
-        base, n, quick ? 10 : 30, report_malleability_options(quick, options.seed));
-    const inf::PoisonResult p = inf::run_poisoning(base, n, quick ? 20 : 50, quick ? 50 : 200,
-                                                   report_poison_options(quick, options.seed));
+    analysis::MalleabilityBudget mb = analysis::malleability_budget(quick);
+    mb.options.seed = options.seed;
+    analysis::PoisonBudget pb = analysis::poison_budget(quick);
+    pb.options.seed = options.seed;
+    const inf::MalleabilityResult m =
+        inf::run_malleability(base, mb.n_train, mb.n_test, mb.options);
+    const inf::PoisonResult p =
+        inf::run_poisoning(base, pb.n_train, pb.n_val, pb.n_test, pb.options);
     tasks.push_back({{"id", t.id},
                      {"label", t.label},
                      {"malleability", inf::to_json(m)},
@@ -402,8 +378,8 @@ std::string render_influence_section(const nlohmann::json& result) {
       "M4 (arm B) correlates kernel influence with real leave-one-out retraining. This is the "
       "report's " +
       budget +
-      " budget (small n and width); `attnlab malleability` and `attnlab "
-      "poison` run the full studies.");
+      " budget (small n and width; `--quick` on `attnlab malleability` and `attnlab poison` "
+      "runs the quick one); without `--quick` those commands run the full studies.");
   std::vector<std::string> comparisons;
   for (const auto& task : result.at("tasks")) {
     std::string label;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/inspect/head_inspection.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/models/gpt2/bpe_tokenizer.hpp"
@@ -298,8 +299,9 @@ nlohmann::json run_inspect_study(const ReportOptions& options) {
   using namespace models::gpt2;
   analysis::InspectOptions io;
   io.seed = options.seed;
-  io.map_tokens = options.quick ? 32 : 48;
-  io.order_tokens = options.quick ? 32 : 64;
+  const analysis::InspectBudget budget = analysis::inspect_budget(options.quick);
+  io.map_tokens = budget.map_tokens;
+  io.order_tokens = budget.order_tokens;
   analysis::InspectSource source;
   source.text = "the report's embedded sample text (lighthouse log, 4 paragraphs)";
   std::optional<Gpt2Model> model;
@@ -319,7 +321,7 @@ nlohmann::json run_inspect_study(const ReportOptions& options) {
     const auto& lm = report_tiny_lm(options);
     model.emplace(load_gpt2(lm.dir));
     tok.emplace(BpeTokenizer::load(lm.dir));
-    text = tiny_lm_sample_text(options, options.quick ? 1024 : 2048);
+    text = tiny_lm_sample_text(options, budget.text_bytes);
     kind = "tiny_lm";
     source.model = str_cat("attnlab's tiny LM trained on the KJV Bible (", lm.dir.string(),
                            "; see the training section)");

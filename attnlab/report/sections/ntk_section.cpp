@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 
+#include "attnlab/analysis/budgets/study_budgets.hpp"
 #include "attnlab/analysis/ntk/convergence.hpp"
 #include "attnlab/analysis/spectral/spectrum.hpp"
 #include "attnlab/core/error.hpp"
@@ -513,19 +514,12 @@ nlohmann::json run_ntk_study(const ReportOptions& options) {
   const bool quick = options.quick;
   io::DataOptions base;
   base.seed = options.seed;
-  spectral::SpectrumOptions so;
-  so.sizes = quick ? std::vector<Index>{100, 200} : std::vector<Index>{100, 200, 500, 1000};
-  so.class_sets = {{}, {0, 6}};
-  const spectral::SpectrumResult spectrum = spectral::run_spectrum_study(base, so);
-  ntk::ConvergenceOptions co;
-  co.widths =
-      quick ? std::vector<Index>{16, 64, 256, 1024} : std::vector<Index>{16, 64, 256, 1024, 4096};
-  co.seeds = quick ? 2 : 3;
-  co.seed = options.seed;
-  co.epochs_a = quick ? 10 : 30;
-  co.steps_b = quick ? 60 : 200;
-  const ntk::KernelData data = ntk::load_kernel_data(base, quick ? 100 : 200, quick ? 50 : 100);
-  const ntk::ConvergenceResult conv = ntk::run_ntk_convergence(data, co);
+  const spectral::SpectrumResult spectrum =
+      spectral::run_spectrum_study(base, analysis::spectrum_budget(quick));
+  analysis::ConvergenceBudget cb = analysis::convergence_budget(quick);
+  cb.options.seed = options.seed;
+  const ntk::KernelData data = ntk::load_kernel_data(base, cb.n_train, cb.n_test);
+  const ntk::ConvergenceResult conv = ntk::run_ntk_convergence(data, cb.options);
   return {{"budget", quick ? "quick" : "default"},
           {"spectrum", spectral::to_json(spectrum)},
           {"convergence", ntk::to_json(conv)}};
@@ -544,8 +538,9 @@ std::string render_ntk_section(const nlohmann::json& result) {
       "needs a width m = Ω(κ⁶) to converge. Below: the spectra that argument rests on, then the "
       "finite-width kernels and trained networks themselves. This is the report's " +
       budget +
-      " budget (a reduced sweep); `attnlab ntk` runs the full one (widths 16…16384, 5 seeds, "
-      "500/200 rows) and `attnlab spectrum` the full table (n up to 2000).");
+      " budget (a reduced sweep; `attnlab ntk --quick` and `attnlab spectrum --quick` rerun the "
+      "quick one); `attnlab ntk` runs the full one (widths 16…16384, 5 seeds, 500/200 rows) and "
+      "`attnlab spectrum` the full table (n up to 2000).");
   body += spectrum_part(spectrum);
   body += convergence_part(conv);
   body += anchor_part(conv);

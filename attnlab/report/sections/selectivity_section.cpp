@@ -464,7 +464,7 @@ std::string findings(const sel::SelectivityResult& r) {
       "that satisfies the paper's assumptions A1–A2 (tokens uniform on a sphere with minimum "
       "spacing). The same instruments run on a real model with `attnlab selectivity --model "
       "DIR --text FILE` (q/k/v of every layer and head captured in one GPT-2 forward pass; "
-      "--layers, --window, --model-queries) or on captured arrays with --q/--k/--v.");
+      "--layers, --max-tokens, --model-queries) or on captured arrays with --q/--k/--v.");
   // Critical N.
   std::string spread_text;
   for (const auto& sp : r.spread_sweep) {
