@@ -5,13 +5,16 @@
 #   make test        bootstrap, build Release, run the test suite (ctest)
 #   make bench       bootstrap (+ PyTorch peer), build, run the benchmarks against their peers
 #   make asan-test   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz        bootstrap --fuzz (clang), build the libFuzzer targets, run each for
+#                    FUZZ_SECONDS (default 30) on a copy of its seed corpus (scripts/run_fuzz.sh)
 #   make format      clang-format the tree
-.PHONY: all bootstrap build test report report-quick bench asan-test format clean
+.PHONY: all bootstrap build test report report-quick bench asan-test fuzz format clean
 
 PRESET   ?= release
 BUILD    := build/$(PRESET)
 ATTNLAB  := $(BUILD)/apps/attnlab/attnlab
 REPORT   ?= report
+FUZZ_SECONDS ?= 30
 
 all: build
 
@@ -46,6 +49,12 @@ asan-test: bootstrap
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan
 	@ctest --preset asan
+
+fuzz:
+	@bash scripts/bootstrap.sh --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/run_fuzz.sh build/fuzz
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

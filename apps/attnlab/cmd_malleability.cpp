@@ -155,7 +155,7 @@ void run_malleability_cmd(MalleabilityFlags f, const CLI::App& cmd) {
   base.classes = parse_class_list(f.classes, "--classes");
   const Index classes = base.classes.empty() ? 10 : static_cast<Index>(base.classes.size());
   require_memory(
-      str_cat("malleability: --width ", o.width),
+      str_cat("malleability: --width ", o.width, " --n-train ", f.n_train),
       inf::malleability_memory_bytes(o, f.n_train, f.n_test, f.data.feature_dim(), classes), limit,
       str_cat("network, gradients and activations on ", f.n_train + f.n_test, " rows"));
   inf::MalleabilityResult r;

@@ -154,9 +154,20 @@ void print_summary(const ntk::ConvergenceResult& r) {
       "vs the time-matched kernel-GD predictor.\n");
 }
 
+// --x with fewer rows than the default n_train + n_test (and neither flag given): a quarter of the
+// rows (at least 1) are held out for testing and the rest train, instead of failing on 500 + 200.
+void fit_rows_to_user_data(NtkFlags& f, const CLI::App& cmd) {
+  if (flag_given(cmd, "--n-train") || flag_given(cmd, "--n-test")) return;
+  const Index rows = f.data.user_rows();
+  if (rows <= 0 || rows >= f.n_train + f.n_test) return;
+  f.n_test = std::max<Index>(1, rows / 4);
+  f.n_train = rows - f.n_test;
+}
+
 void run_ntk(NtkFlags f, const CLI::App& cmd) {
   RunInfo info = begin_run("ntk", f.common);
   if (f.quick) apply_quick_budget(f, cmd);
+  fit_rows_to_user_data(f, cmd);
   const MemoryLimit limit = memory_limit(f.max_memory);
   Timings timings;
   const ntk::ConvergenceOptions o = to_options(f);
@@ -171,7 +182,7 @@ void run_ntk(NtkFlags f, const CLI::App& cmd) {
   const Index widest = *std::max_element(o.widths.begin(), o.widths.end());
   const Index classes = base.classes.empty() ? 10 : static_cast<Index>(base.classes.size());
   require_memory(
-      str_cat("ntk: --widths ", widest),
+      str_cat("ntk: --widths ", widest, " --n-train ", f.n_train, " --n-test ", f.n_test),
       ntk::convergence_memory_bytes(o, f.n_train, f.n_test, f.data.feature_dim(), classes), limit,
       str_cat("weights, optimizer state and activations of ", widest, " units on ",
               f.n_train + f.n_test, " rows"));

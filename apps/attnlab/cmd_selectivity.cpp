@@ -153,12 +153,38 @@ sel::SelectivitySource load_source(const SelectivityCliOptions& o, const CLI::Ap
                            ? "selectivity: --tokens value needs --v V.npy ([L, dv] or [H, L, dv])"
                            : "selectivity: --tokens hidden needs --hidden HID.npy ([L, D])");
     }
-    const Tensor3d q = io::load_npy_tensor3(o.q_path, "q");  // [H, Q, dk]
-    const Tensor3d k = io::load_npy_tensor3(o.k_path, "k");  // [H, L, dk]
-    const Tensor3d x = io::load_npy_tensor3(x_path, o.tokens == "value" ? "v" : "hidden");
-    return sel::source_from_arrays(q, k, x, o.causal, o.tokens,
-                                   str_cat("NPY q=", o.q_path, " k=", o.k_path, " x(", o.tokens,
-                                           ")=", x_path, o.causal ? ", causal" : ""));
+    // [B, H, ..] inputs (PyTorch's layout) become B·H heads, labelled "b<b>.h<h>".
+    const char* x_name = o.tokens == "value" ? "v" : "hidden";
+    const io::NpyHeads q = io::load_npy_heads(o.q_path, "q");   // [B·H, Q, dk]
+    const io::NpyHeads k = io::load_npy_heads(o.k_path, "k");   // [B·H, L, dk]
+    const io::NpyHeads x = io::load_npy_heads(x_path, x_name);  // [B·H or 1, L, dx]
+    const bool batched = q.shape.size() == 4 || k.shape.size() == 4 || x.shape.size() == 4;
+    auto leading_dims_agree = [](const io::NpyHeads& a, const io::NpyHeads& b) {
+      return a.batch() == b.batch() && a.heads() == b.heads();
+    };
+    const bool x_shared = x.values.dim0() == 1;  // one set of token vectors for every head
+    if (batched && (!leading_dims_agree(q, k) || (!x_shared && !leading_dims_agree(q, x)))) {
+      auto text = [](const char* what, const io::NpyHeads& a, const std::string& path) {
+        std::string dims;
+        for (const Index n : a.shape) dims += str_cat(dims.empty() ? "" : ", ", n);
+        return str_cat(what, " [", dims, "] (", path, ")");
+      };
+      throw InputError(str_cat("selectivity: q, k and ", x_name,
+                               " need the same batch and head dims [B, H] (", x_name,
+                               " may also have one head): ", text("q", q, o.q_path), ", ",
+                               text("k", k, o.k_path), ", ", text(x_name, x, x_path)));
+    }
+    sel::SelectivitySource src =
+        sel::source_from_arrays(q.values, k.values, x.values, o.causal, o.tokens,
+                                str_cat("NPY q=", o.q_path, " k=", o.k_path, " x(", o.tokens,
+                                        ")=", x_path, o.causal ? ", causal" : ""));
+    if (batched) {
+      for (std::size_t i = 0; i < src.heads.size(); ++i) {
+        const auto head = static_cast<Index>(i);
+        src.heads[i].label = str_cat("b", head / q.heads(), ".h", head % q.heads());
+      }
+    }
+    return src;
   }
   if (!o.v_path.empty() || !o.hidden_path.empty() || o.causal) {
     throw UsageError("selectivity: --v, --hidden and --causal need NPY input (--q and --k)");

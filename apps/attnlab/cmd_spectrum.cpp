@@ -82,9 +82,12 @@ void run_spectrum(const SpectrumFlags& f, const CLI::App& cmd) {
   Timings timings;
   const MemoryLimit limit = memory_limit(f.max_memory);
   analysis::spectral::SpectrumOptions o;
-  // --quick: the report's quick sizes unless --sizes is given.
-  o.sizes =
-      f.quick && !flag_given(cmd, "--sizes") ? analysis::spectrum_budget(true).sizes : f.sizes;
+  o.sizes = f.sizes;
+  if (!flag_given(cmd, "--sizes")) {
+    // --quick: the report's quick sizes; --x data: the default sizes that fit in its rows.
+    if (f.quick) o.sizes = analysis::spectrum_budget(true).sizes;
+    o.sizes = sizes_within(o.sizes, f.data.user_rows());
+  }
   o.bernstein_delta = f.delta;
   o.class_sets.clear();
   if (f.class_sets.empty()) {

@@ -35,8 +35,9 @@ CLI::Validator at_most(double max, std::string why);
 // (or epochs, attack iterations) of one run.
 inline constexpr double kMaxSeeds = 1000;
 inline constexpr double kMaxSteps = 10'000'000;
-CLI::Validator seeds_bound();  // at_most(kMaxSeeds, "one full run per seed")
-CLI::Validator steps_bound();  // at_most(kMaxSteps, ...)
+inline constexpr double kMaxThreads = 1024;  // --threads
+CLI::Validator seeds_bound();                // at_most(kMaxSeeds, "one full run per seed")
+CLI::Validator steps_bound();                // at_most(kMaxSteps, ...)
 
 // --quick: start from the report's quick budget (attnlab/analysis/budgets); flags given
 // explicitly still win.

@@ -133,7 +133,8 @@ void add_common_options(CLI::App* cmd, CommonOptions& opts) {
       ->default_val(0);
   cmd->add_option("--threads", opts.threads, "Worker threads (0 = all hardware threads)")
       ->default_val(0)
-      ->check(non_negative_number());
+      ->check(non_negative_number())
+      ->check(at_most(kMaxThreads, "more threads than any machine attnlab runs on"));
   cmd->add_option("--json", opts.json_path, "Write the result envelope (JSON) to this path");
 }
 

@@ -39,6 +39,21 @@ Index StudyDataFlags::feature_dim() const {
   return h.shape[1];
 }
 
+Index StudyDataFlags::user_rows() const {
+  if (x_path.empty()) return 0;
+  const io::NpyHeader h = io::load_npy_header(x_path, "--x");
+  return h.shape.empty() ? 0 : h.shape[0];
+}
+
+std::vector<Index> sizes_within(const std::vector<Index>& defaults, Index rows) {
+  if (rows <= 0) return defaults;
+  std::vector<Index> out;
+  for (const Index n : defaults)
+    if (n < rows) out.push_back(n);
+  out.push_back(rows);
+  return out;
+}
+
 void add_study_data_options(CLI::App* cmd, StudyDataFlags& f) {
   cmd->add_option("--dataset", f.dataset,
                   "Built-in dataset: fashion-mnist (Debian package dataset-fashion-mnist)")

@@ -34,7 +34,14 @@ struct StudyDataFlags {
   // Columns of a data row, for memory estimates before the load: 784 for Fashion-MNIST, the
   // second dimension of --x from its header otherwise (InputError on a file that is not [n, D]).
   Index feature_dim() const;
+  // Rows of --x from its header; 0 for the built-in dataset (its splits are large).
+  Index user_rows() const;
 };
+
+// Default sizes fitted to user data: the defaults below `rows`, then `rows` itself (so --x with
+// 200 rows and no --sizes runs n = 100, 200 instead of failing on the default 500). Unchanged for
+// the built-in dataset (rows = 0).
+std::vector<Index> sizes_within(const std::vector<Index>& defaults, Index rows);
 
 void add_study_data_options(CLI::App* cmd, StudyDataFlags& flags);
 

@@ -535,7 +535,9 @@ FusedGrads backward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& v
               V vslope = S::zero();
               const V pos = S::set1(geo.pos[i]);
               for (Index c = 0; c < gc; c += L) {
-                const V p = S::exp2(S::sub(S::load(s + c), lv));
+                // P ≤ 1: clamped, because at |ℓ| beyond ~2^24 the fp32 lse is coarser than the
+                // recomputed score and s − lse can round above 0 (exp2 would overflow to inf).
+                const V p = S::exp2(S::min(S::sub(S::load(s + c), lv), S::zero()));
                 const V ds = S::mul(p, S::sub(S::load(dpr + c), dsv));  // dℓ (natural logits)
                 // ∂loss/∂slope is defined (and useful for learning decay) even at slope 0.
                 const V j = S::add(S::set1(static_cast<float>(gkey0 + c)), S::iota());

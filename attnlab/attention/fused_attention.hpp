@@ -23,7 +23,11 @@
 // Invariants: results are deterministic for a fixed thread count (forward rows are computed by
 // the same instruction sequence whatever thread runs them; the backward's dQ reduction follows a
 // static schedule). A row with no visible key yields out = 0 and lse = −∞. Positions must be
-// below 2^24 (indices are compared in fp32 lanes). Unsupported specs (sparsemax, entmax15, none,
+// below 2^24 (indices are compared in fp32 lanes). Precision: scores are fp32, so a score ℓ
+// carries an error of ~2⁻²⁴(√d·Σ|q_t k_t|/T + |ℓ|) and weights inherit it (tests/attention/
+// stress_numerics_test.cpp checks exactly this bound, logits up to ~1e4, T down to 1e-4). The
+// backward's P = exp(ℓ − lse) is clamped to ≤ 1, so even at |ℓ| beyond 2^24, where the fp32 lse
+// is coarser than the score, no gradient overflows. Unsupported specs (sparsemax, entmax15, none,
 // top-k) throw UsageError here; attend() (attend.hpp) routes them to the reference kernel.
 //
 // Vector ISA: the best of AVX-512 / AVX2 / scalar compiled into this build and supported by the

@@ -104,16 +104,29 @@ nlohmann::json AttentionSpec::to_json() const {
 
 AttentionSpec AttentionSpec::from_json(const nlohmann::json& j) {
   AttentionSpec s;
+  // Counts must be JSON integers that fit in Index: nlohmann's get<Index>() of a float truncates
+  // 2.5 to 2 and is undefined behaviour for 1e300 (found by tests/fuzz/attention_spec_json_fuzz).
+  auto count = [&j](const char* key) -> Index {
+    if (!j.contains(key)) return 0;
+    const nlohmann::json& v = j.at(key);
+    if (!v.is_number_integer() ||
+        (v.is_number_unsigned() &&
+         v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<Index>::max()))) {
+      throw FormatError(str_cat("attention spec JSON: '", key, "' must be an integer, got ",
+                                v.dump()));
+    }
+    return v.get<Index>();
+  };
   try {
     s.normalizer = parse_normalizer(j.at("normalizer").get<std::string>());
     s.temperature = j.value("temperature", 0.0);
     s.ssmax_s = j.value("ssmax_s", 1.0);
     s.causal = j.value("causal", false);
-    s.window = j.value("window", Index{0});
-    s.sinks = j.value("sinks", Index{0});
+    s.window = count("window");
+    s.sinks = count("sinks");
     s.decay = j.value("decay", std::vector<double>{});
     s.alibi = j.value("alibi", false);
-    s.topk = j.value("topk", Index{0});
+    s.topk = count("topk");
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(str_cat("attention spec JSON: ", e.what()));
   }

@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <system_error>
@@ -24,19 +24,82 @@ fs::path temp_name_for(const fs::path& path) {
   return tmp;
 }
 
-void write_bytes(const fs::path& path, std::string_view bytes) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) {
-    throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(errno)));
+// write(2) until every byte is out: short writes are continued, EINTR is retried, and any other
+// failure (ENOSPC, EFBIG under RLIMIT_FSIZE, EIO) is returned as its errno (0 on success).
+int write_all(int fd, std::string_view bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return EIO;  // no progress and no error: never loop forever
+    done += static_cast<std::size_t>(n);
   }
-  const std::size_t written = std::fwrite(bytes.data(), 1, bytes.size(), f);
-  const int err = errno;
-  const bool ok = written == bytes.size() && std::fflush(f) == 0;
-  std::fclose(f);
-  if (!ok) {
-    std::error_code ec;
-    fs::remove(path, ec);
-    throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(err)));
+  return 0;
+}
+
+// fsync(2), retried on EINTR; 0 on success or where the file system cannot sync this kind of
+// file (EINVAL), else the errno.
+int sync_fd(int fd) {
+  while (::fsync(fd) != 0) {
+    if (errno == EINTR) continue;
+    return errno == EINVAL ? 0 : errno;
+  }
+  return 0;
+}
+
+// Writes `bytes` to a new temporary file beside `dest` and makes them durable (fsync) before it
+// is renamed over `dest`, so neither a crash nor a power loss after the rename can expose an
+// empty or truncated file under the final name. The name is fresh (O_EXCL; one left by a killed
+// run whose PID came round again is skipped, never reused). Returns the temporary's path. Every
+// failure (open, short write, fsync, close) removes the temporary and throws an InputError
+// naming the destination and the OS reason.
+fs::path write_temp(const fs::path& dest, std::string_view bytes) {
+  fs::path temp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    temp = temp_name_for(dest);
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    const int open_err = errno;
+    throw InputError(str_cat("cannot write '", dest.string(), "': ", std::strerror(open_err),
+                             " (creating the temporary '", temp.string(), "')"));
+  }
+  const char* step = "write";
+  int err = write_all(fd, bytes);
+  if (err == 0) {
+    err = sync_fd(fd);
+    step = "fsync";
+  }
+  // Linux closes the descriptor even when close() fails with EINTR; only a real error counts.
+  if (::close(fd) != 0 && err == 0 && errno != EINTR) {
+    err = errno;
+    step = "close";
+  }
+  if (err != 0) {
+    ::unlink(temp.c_str());
+    throw InputError(str_cat("cannot write '", dest.string(), "': ", std::strerror(err), " (", step,
+                             " of its temporary file failed; the temporary was removed and '",
+                             dest.filename().string(), "' is unchanged)"));
+  }
+  return temp;
+}
+
+// fsync of the directory that holds `file`, so the rename itself survives a crash. A directory
+// that cannot be opened for reading is skipped: the file is complete under its final name
+// either way, only the durability of the rename is not forced.
+void sync_parent_directory(const fs::path& file) {
+  fs::path dir = file.parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  const int err = sync_fd(fd);
+  ::close(fd);
+  if (err != 0) {
+    throw InputError(str_cat("cannot sync the directory '", dir.string(), "' after writing '",
+                             file.string(), "': ", std::strerror(err)));
   }
 }
 
@@ -47,18 +110,11 @@ void write_in_place(const fs::path& path, std::string_view bytes) {
   if (fd < 0) {
     throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(errno)));
   }
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(err)));
-    }
-    done += static_cast<std::size_t>(n);
+  if (const int err = write_all(fd, bytes); err != 0) {
+    ::close(fd);
+    throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(err)));
   }
-  if (::close(fd) != 0) {
+  if (::close(fd) != 0 && errno != EINTR) {
     throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(errno)));
   }
 }
@@ -127,8 +183,7 @@ void OutputSet::commit() {
   try {
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       if (targets[i].in_place) continue;
-      temps[i] = temp_name_for(targets[i].path);
-      write_bytes(temps[i], pending_[i].bytes);
+      temps[i] = write_temp(targets[i].path, pending_[i].bytes);
     }
     for (std::size_t i = 0; i < pending_.size(); ++i)
       if (targets[i].in_place) write_in_place(targets[i].path, pending_[i].bytes);
@@ -145,6 +200,16 @@ void OutputSet::commit() {
       throw InputError(str_cat("cannot move output into place at '", pending_[i].path.string(),
                                "': ", ec.message()));
     }
+    temps[i].clear();  // renamed: no longer ours to remove
+  }
+  // Make the renames durable: one fsync per destination directory.
+  std::vector<fs::path> synced;
+  for (std::size_t i = 0; i < pending_.size(); ++i) {
+    if (targets[i].in_place) continue;
+    const fs::path dir = targets[i].path.parent_path();
+    if (std::find(synced.begin(), synced.end(), dir) != synced.end()) continue;
+    synced.push_back(dir);
+    sync_parent_directory(targets[i].path);
   }
   pending_.clear();
 }

@@ -12,7 +12,14 @@
 // /dev/ or /proc/ (/dev/stdout redirected to a file: appended); a directory, block device or socket is
 // an InputError. So `--out /dev/full` fails with ENOSPC and leaves the device node alone.
 //
-// Errors: an unwritable destination throws InputError naming the path and the OS reason.
+// Durability: the temporary (`<name>.tmp-<pid>-<n>`, created with O_EXCL so it never follows a
+// planted link or truncates a file) is fsync'ed before the rename and the directory after it, so
+// after a crash or power loss the final name holds the old bytes or the new ones, never a prefix.
+// A process killed mid-write can leave a `.tmp-` file behind; the final name is untouched.
+//
+// Errors: an unwritable destination, a short write (disk full, file-size limit), or a failed
+// fsync/close throws InputError naming the destination and the OS reason; the temporary is
+// removed and the destination keeps its old content.
 //
 // Usage:
 //   write_file_atomic("out/result.json", json_text);

@@ -8,7 +8,12 @@
 //   ├── UsageError        bad flags / arguments / option combinations    exit code 2
 //   ├── InputError        missing or unreadable input, bad values        exit code 3
 //   │   └── FormatError   a file whose bytes violate its format          exit code 3
-//   └── NumericError      NaN/Inf produced, singular matrix, no converge exit code 4
+//   ├── NumericError      NaN/Inf produced, singular matrix, no converge exit code 4
+//   └── Interrupted       SIGINT (Ctrl-C) or SIGTERM during long work    exit code 130 (SIGINT),
+//                         thrown by throw_if_interrupted() (interrupt.hpp)         143 (SIGTERM)
+//
+// Interrupted is not a failure of the input or the code: catch sites that turn an Error into a
+// skipped item or a fallback must let it through (catch the specific subclass they handle).
 //
 // Usage:
 //   if (window < 0) throw UsageError(str_cat("attend: --window must be >= 0, got ", window));
@@ -49,6 +54,17 @@ class NumericError : public Error {
  public:
   using Error::Error;
   int exit_code() const noexcept override { return 4; }
+};
+
+class Interrupted : public Error {
+ public:
+  // `signal_number`: the signal that asked to stop (SIGINT = 2 -> exit 130, SIGTERM = 15 -> 143).
+  explicit Interrupted(int signal_number = 2);
+  int signal_number() const noexcept { return signal_; }
+  int exit_code() const noexcept override { return 128 + signal_; }
+
+ private:
+  int signal_;
 };
 
 // Exit code for any exception: attnlab errors carry their own, everything else is internal (1).

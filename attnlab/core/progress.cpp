@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "attnlab/core/interrupt.hpp"
+
 namespace attnlab {
 
 bool Progress::terminal_attached() {
@@ -47,6 +49,9 @@ Progress::~Progress() {
 }
 
 void Progress::advance(std::int64_t steps) {
+  // Every long loop reports here, so this is where Ctrl-C / SIGTERM stops the work (Interrupted);
+  // inside an OpenMP parallel region it does not throw, the next advance() outside does.
+  throw_if_interrupted();
   const std::int64_t done = done_.fetch_add(steps) + steps;
   if (mode_ == Mode::off) return;
   const auto now = std::chrono::steady_clock::now();

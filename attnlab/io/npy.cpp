@@ -287,24 +287,54 @@ std::uint32_t read_le(std::string_view bytes, std::size_t offset, std::size_t wi
   return v;
 }
 
-template <class T, class F>
-void visit_typed(const char* p, Index count, F& f) {
-  for (Index i = 0; i < count; ++i) {
+// File order -> C order. Each next() returns the C-order flat index of the next element as it is
+// stored in the file. C-order files need no mapping; Fortran-order files (first index fastest)
+// walk their multi-index like an odometer, first digit fastest.
+struct COrder {
+  Index pos = 0;
+  Index next() { return pos++; }
+};
+
+class FortranOrder {
+ public:
+  explicit FortranOrder(std::span<const Index> shape)
+      : shape_(shape.begin(), shape.end()), idx_(shape.size(), 0), stride_(shape.size(), 1) {
+    for (std::size_t k = shape.size(); k-- > 1;) stride_[k - 1] = stride_[k] * shape_[k];
+  }
+  Index next() {
+    const Index out = c_;
+    for (std::size_t k = 0; k < shape_.size(); ++k) {
+      c_ += stride_[k];
+      if (++idx_[k] < shape_[k]) break;
+      c_ -= shape_[k] * stride_[k];
+      idx_[k] = 0;
+    }
+    return out;
+  }
+
+ private:
+  std::vector<Index> shape_, idx_, stride_;  // at most kNpyMaxReadDims entries each
+  Index c_ = 0;
+};
+
+template <class T, class Order, class F>
+void visit_typed(const char* p, Index count, Order& order, F& f) {
+  for (Index s = 0; s < count; ++s) {
     T v;
-    std::memcpy(&v, p + static_cast<std::size_t>(i) * sizeof(T), sizeof(T));
-    f(i, v);
+    std::memcpy(&v, p + static_cast<std::size_t>(s) * sizeof(T), sizeof(T));
+    f(order.next(), v);
   }
 }
 
-// Calls f(flat_index, value) for every element, with value of the element's own C++ type
-// (bool for '|b1'). The header must have been validated against these bytes.
-template <class F>
-void visit_values(const NpyHeader& h, std::string_view bytes, const std::string& source, F&& f) {
+template <class Order, class F>
+void visit_in_order(const NpyHeader& h, std::string_view bytes, const std::string& source,
+                    Order& order, F& f) {
   const char* p = bytes.data() + h.data_offset;
   switch (h.dtype) {
     case NpyDtype::kBool:
-      for (Index i = 0; i < h.count; ++i) {
-        const auto b = static_cast<unsigned char>(p[i]);
+      for (Index s = 0; s < h.count; ++s) {
+        const auto b = static_cast<unsigned char>(p[s]);
+        const Index i = order.next();
         if (b > 1) {
           fail(source, str_cat("'|b1' element ", multi_index_text(h.shape, i), " has byte value ",
                                static_cast<int>(b), "; a bool must be 0 or 1"));
@@ -313,35 +343,49 @@ void visit_values(const NpyHeader& h, std::string_view bytes, const std::string&
       }
       break;
     case NpyDtype::kI8:
-      visit_typed<std::int8_t>(p, h.count, f);
+      visit_typed<std::int8_t>(p, h.count, order, f);
       break;
     case NpyDtype::kU8:
-      visit_typed<std::uint8_t>(p, h.count, f);
+      visit_typed<std::uint8_t>(p, h.count, order, f);
       break;
     case NpyDtype::kI16:
-      visit_typed<std::int16_t>(p, h.count, f);
+      visit_typed<std::int16_t>(p, h.count, order, f);
       break;
     case NpyDtype::kU16:
-      visit_typed<std::uint16_t>(p, h.count, f);
+      visit_typed<std::uint16_t>(p, h.count, order, f);
       break;
     case NpyDtype::kI32:
-      visit_typed<std::int32_t>(p, h.count, f);
+      visit_typed<std::int32_t>(p, h.count, order, f);
       break;
     case NpyDtype::kU32:
-      visit_typed<std::uint32_t>(p, h.count, f);
+      visit_typed<std::uint32_t>(p, h.count, order, f);
       break;
     case NpyDtype::kI64:
-      visit_typed<std::int64_t>(p, h.count, f);
+      visit_typed<std::int64_t>(p, h.count, order, f);
       break;
     case NpyDtype::kU64:
-      visit_typed<std::uint64_t>(p, h.count, f);
+      visit_typed<std::uint64_t>(p, h.count, order, f);
       break;
     case NpyDtype::kF32:
-      visit_typed<float>(p, h.count, f);
+      visit_typed<float>(p, h.count, order, f);
       break;
     case NpyDtype::kF64:
-      visit_typed<double>(p, h.count, f);
+      visit_typed<double>(p, h.count, order, f);
       break;
+  }
+}
+
+// Calls f(flat_index, value) once for every element, with value of the element's own C++ type
+// (bool for '|b1') and flat_index its position in C order, whatever the file's order (elements
+// are visited in file order). The header must have been validated against these bytes.
+template <class F>
+void visit_values(const NpyHeader& h, std::string_view bytes, const std::string& source, F&& f) {
+  if (h.fortran_order && h.shape.size() > 1 && h.count > 0) {  // count > 0: strides fit
+    FortranOrder order(h.shape);
+    visit_in_order(h, bytes, source, order, f);
+  } else {
+    COrder order;
+    visit_in_order(h, bytes, source, order, f);
   }
 }
 
@@ -361,7 +405,7 @@ std::string describe(const char* what, const fs::path& path) {
   return str_cat(what, " '", path.string(), "'");
 }
 
-// Float array of rank 2 or 3 -> values into `out` (count doubles), rejecting NaN/Inf.
+// Float array -> values into `out` (count doubles, C order), rejecting NaN/Inf.
 void read_finite_floats(const LoadedNpy& f, const fs::path& path, const char* what, double* out) {
   visit_values(f.header, f.bytes, path.string(), [&](Index i, auto v) {
     const double x = static_cast<double>(v);
@@ -528,9 +572,7 @@ NpyHeader parse_npy_header(std::string_view bytes, const std::string& source) {
 
   const auto fields = HeaderParser(bytes.substr(header_start, header_len), source).parse();
   h.dtype = parse_descr(*fields.descr, source);
-  if (*fields.fortran_order) {
-    fail(source, "header field 'fortran_order' is True; only C order is supported");
-  }
+  h.fortran_order = *fields.fortran_order;
   h.shape = *fields.shape;
   const std::string shape_str = shape_text(h.shape);
   if (h.shape.empty()) {
@@ -596,6 +638,28 @@ Tensor3d load_npy_tensor3(const fs::path& path, const char* what) {
   Tensor3d t = s.size() == 2 ? Tensor3d(1, s[0], s[1]) : Tensor3d(s[0], s[1], s[2]);
   read_finite_floats(f, path, what, t.data());
   return t;
+}
+
+NpyHeads load_npy_heads(const fs::path& path, const char* what) {
+  const LoadedNpy f = read_npy_file(path, what);
+  require_float(f, path, what);
+  require_rank(f, path, what, 2, 4, "[N, d], [H, N, d] or [B, H, N, d]");
+  NpyHeads out;
+  out.shape = f.header.shape;
+  out.dtype = f.header.dtype;
+  const auto& s = out.shape;
+  const std::size_t r = s.size();
+  // B·H is bounded by the element count unless N or d is 0 (then nothing is allocated, but the
+  // head count must still be representable).
+  Index heads = 0;
+  if (__builtin_mul_overflow(out.batch(), out.heads(), &heads) ||
+      static_cast<std::uint64_t>(heads) > kNpyMaxElements) {
+    throw InputError(
+        str_cat(describe(what, path), ": shape ", shape_text(s), " has more than 2^34 heads B·H"));
+  }
+  out.values = Tensor3d(heads, s[r - 2], s[r - 1]);
+  read_finite_floats(f, path, what, out.values.data());
+  return out;
 }
 
 MatrixD load_npy_matrix(const fs::path& path, const char* what) {

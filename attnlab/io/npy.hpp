@@ -1,8 +1,8 @@
 // attnlab/io/npy.hpp — strict reader and writer for NumPy's .npy format.
 //
-// attnlab exchanges arrays with the outside world as .npy files: attention inputs q/k/v ([H, N, d]
-// or [N, d]), user data matrices ([n, D]), label vectors ([n]) and masks ([n]). This module reads
-// them strictly and writes them in the form numpy itself writes.
+// attnlab exchanges arrays with the outside world as .npy files: attention inputs q/k/v ([N, d],
+// [H, N, d] or PyTorch's [B, H, N, d]), user data matrices ([n, D]), label vectors ([n]) and
+// masks ([n]). This module reads them strictly and writes them in the form numpy itself writes.
 //
 // What the reader accepts (anything else is a FormatError naming the file, the field and the
 // value):
@@ -13,8 +13,10 @@
 //     native ('=', which like numpy we read as this machine's order: little-endian); one-byte types
 //     may use '|', '<' or '='. Big-endian, object, structured, string, complex, half and datetime
 //     dtypes are rejected by name;
-//   * 'fortran_order' False (True is rejected: only C order is supported);
-//   * 'shape' a tuple of 1 to 3 non-negative integers (0-dim scalars and ndim > 3 are rejected;
+//   * 'fortran_order' False or True. Fortran-order data (first index fastest, what
+//     np.asfortranarray or a transposed array saves) is reordered while it is read: every reader
+//     returns values in C order (last index fastest) with the shape the header states;
+//   * 'shape' a tuple of 1 to 4 non-negative integers (0-dim scalars and ndim > 4 are rejected;
 //     a 1-tuple needs its trailing comma, as in Python). Zero-sized dims such as (0, 4) are legal;
 //   * element count <= kNpyMaxElements (products are overflow-checked), and the data bytes after
 //     the header exactly count * itemsize: truncated data and trailing bytes are both errors;
@@ -24,8 +26,8 @@
 //
 // What the writer produces: version 1.0 (2.0 only if the header would not fit in 65535 bytes),
 // header "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }" padded with spaces and a
-// final '\n' so that the data starts at a multiple of 64 bytes. Shapes of 1 to 32 dims are
-// written (numpy reads them all); this reader reads back 1 to 3 dims.
+// final '\n' so that the data starts at a multiple of 64 bytes, data in C order. Shapes of 1 to
+// 32 dims are written (numpy reads them all); this reader reads back 1 to 4 dims.
 //
 // Errors: FormatError (the bytes violate the format or the limits above), InputError (missing or
 // unreadable file; a valid file with the wrong dtype, rank or values for the caller, e.g. NaN in
@@ -33,12 +35,12 @@
 //
 // Usage:
 //   Tensor3d q = load_npy_tensor3("q.npy", "q");            // [N, d] -> [1, N, d], or [H, N, d]
+//   NpyHeads h = load_npy_heads("q.npy", "q");              // also [B, H, N, d] -> [B·H, N, d]
 //   MatrixD x = load_npy_matrix("x.npy", "x");              // [n, D]
 //   std::vector<std::int64_t> y = load_npy_labels("y.npy");  // [n]
-//   NpyArray a = load_npy("any.npy");                         // any accepted dtype, values as
-//   double save_npy("out/O.npy", o);                                 //
-//   Tensor3f/Tensor3d/MatrixF/MatrixD outs.add("A.npy", encode_npy(a_map));                     //
-//   bytes for an OutputSet
+//   NpyArray a = load_npy("any.npy");                        // any accepted dtype, as double
+//   save_npy("out/O.npy", o);                                // Tensor3f/Tensor3d/MatrixF/MatrixD
+//   outs.add("A.npy", encode_npy(a_map));                    // bytes for an OutputSet
 #pragma once
 
 #include <cstddef>
@@ -66,14 +68,15 @@ bool npy_dtype_is_integral(NpyDtype dtype);
 
 // Reader limits: element count (2^34, i.e. 128 GiB as double) and rank.
 inline constexpr std::uint64_t kNpyMaxElements = std::uint64_t{1} << 34;
-inline constexpr int kNpyMaxReadDims = 3;
+inline constexpr int kNpyMaxReadDims = 4;
 inline constexpr int kNpyMaxWriteDims = 32;
 
 // What the header says, after validation against the file's size.
 struct NpyHeader {
   int major_version = 1, minor_version = 0;
   NpyDtype dtype = NpyDtype::kF64;
-  std::vector<Index> shape;     // 1 to 3 dims, each >= 0
+  bool fortran_order = false;   // data bytes in Fortran order (readers convert to C order)
+  std::vector<Index> shape;     // 1 to 4 dims, each >= 0
   Index count = 0;              // product of shape
   std::size_t data_offset = 0;  // first data byte; data is count * itemsize bytes to end of file
 };
@@ -81,9 +84,9 @@ struct NpyHeader {
 // A whole array with its values converted to double (exact for every accepted type except
 // 64-bit integers beyond 2^53; use load_npy_labels for exact integers).
 struct NpyArray {
-  std::vector<Index> shape;  // 1 to 3 dims, C order
+  std::vector<Index> shape;  // 1 to 4 dims
   NpyDtype dtype = NpyDtype::kF64;
-  std::vector<double> values;  // [product of shape], C order
+  std::vector<double> values;  // [product of shape], C order (also for a Fortran-order file)
 };
 
 // Validates magic, version, header and data size of in-memory .npy bytes; `source_name` (usually
@@ -99,8 +102,24 @@ NpyHeader load_npy_header(const std::filesystem::path& path, const char* what);
 
 // Attention input: a float32/float64 [N, d] (returned as [1, N, d]) or [H, N, d] array with only
 // finite values. `what` names the operand in messages ("q", "k", "v"). InputError on a wrong
-// dtype or rank, or on NaN/Inf (naming the first bad index).
+// dtype or rank (4-D included: use load_npy_heads), or on NaN/Inf (naming the bad index).
 Tensor3d load_npy_tensor3(const std::filesystem::path& path, const char* what);
+
+// Attention heads as users have them: a float32/float64 [N, d], [H, N, d] or [B, H, N, d] array
+// (the last is what PyTorch code produces) with only finite values, flattened to B·H independent
+// heads. `shape` keeps the file's own shape, so a caller can check operands against each other
+// and write results back in the same rank.
+struct NpyHeads {
+  Tensor3d values;                  // [B·H, N, d]; head (b, h) is values.slice(b * H + h)
+  std::vector<Index> shape;         // as in the file: [N, d], [H, N, d] or [B, H, N, d]
+  NpyDtype dtype = NpyDtype::kF64;  // kF32 or kF64, as stored
+  // B: the first dim of a 4-D file, else 1.
+  Index batch() const { return shape.size() == 4 ? shape[0] : 1; }
+  // H: the dim before [N, d] of a 3-D or 4-D file, else 1.
+  Index heads() const { return shape.size() >= 3 ? shape[shape.size() - 3] : 1; }
+};
+// Same checks and messages as load_npy_tensor3, with 4-D accepted.
+NpyHeads load_npy_heads(const std::filesystem::path& path, const char* what);
 // A float32/float64 2-D array [rows, cols] with only finite values.
 MatrixD load_npy_matrix(const std::filesystem::path& path, const char* what);
 // A 1-D label vector [n]: any integer or bool dtype, or a float dtype whose values are all

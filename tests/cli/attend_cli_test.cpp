@@ -18,6 +18,40 @@ namespace fs = std::filesystem;
 using testing::run_cli;
 using testing::TempDir;
 
+// `t` [A, R, C] (values in C order) saved as a float64 NPY with this shape (product A·R·C),
+// e.g. {B, H, N, d} for a 4-D file.
+void save_as(const fs::path& path, const Tensor3d& t, const std::vector<Index>& shape) {
+  io::save_npy(path, t.data(), shape);
+}
+
+// `t` [A, R, C] written as numpy writes np.asfortranarray(t): header fortran_order True, data
+// column-major (first index fastest). Built by hand, independently of the reader.
+void save_fortran(const fs::path& path, const Tensor3d& t) {
+  std::string header = "{'descr': '<f8', 'fortran_order': True, 'shape': (" +
+                       std::to_string(t.dim0()) + ", " + std::to_string(t.dim1()) + ", " +
+                       std::to_string(t.dim2()) + "), }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  bytes += header;
+  for (Index c = 0; c < t.dim2(); ++c)
+    for (Index r = 0; r < t.dim1(); ++r)
+      for (Index a = 0; a < t.dim0(); ++a) {
+        const double v = t(a, r, c);
+        bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+      }
+  write_file_atomic(path, bytes);
+}
+
+// Heads [b·H, (b+1)·H) of t [B·H, R, C].
+Tensor3d heads_of(const Tensor3d& t, Index b, Index H) {
+  Tensor3d out(H, t.dim1(), t.dim2());
+  for (Index h = 0; h < H; ++h) out.slice(h) = t.slice(b * H + h);
+  return out;
+}
+
 class AttendCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,6 +120,149 @@ TEST_F(AttendCli, TwoDimensionalFloat32InputsGiveTwoDimensionalFloat32Output) {
   EXPECT_EQ(out.shape, (std::vector<Index>{5, 3}));
 }
 
+// [B, H, N, d] input, as PyTorch code has it: B·H independent heads, output [B, H, N, dv].
+TEST_F(AttendCli, FourDimInputsRunAsBatchTimesHeadsAndKeepTheirShape) {
+  const Index B = 2, H = 3, N = 5, M = 7, d = 4, dv = 3;
+  const Tensor3d q = testing::random_tensor(B * H, N, d, 31),
+                 k = testing::random_tensor(B * H, M, d, 32),
+                 v = testing::random_tensor(B * H, M, dv, 33);
+  save_as(dir_ / "q4.npy", q, {B, H, N, d});
+  save_as(dir_ / "k4.npy", k, {B, H, M, d});
+  save_as(dir_ / "v4.npy", v, {B, H, M, dv});
+  io::save_npy(dir_ / "q6.npy", q);  // the same heads as [B·H, N, d]
+  io::save_npy(dir_ / "k6.npy", k);
+  io::save_npy(dir_ / "v6.npy", v);
+  const auto r4 = run_cli({"attend", "--q", p("q4.npy"), "--k", p("k4.npy"), "--v", p("v4.npy"),
+                           "--out", p("o4.npy"), "--causal", "--weights-out", p("a4.npy")});
+  ASSERT_EQ(r4.exit_code, 0) << r4.err;
+  const auto r6 = run_cli({"attend", "--q", p("q6.npy"), "--k", p("k6.npy"), "--v", p("v6.npy"),
+                           "--out", p("o6.npy"), "--causal", "--weights-out", p("a6.npy")});
+  ASSERT_EQ(r6.exit_code, 0) << r6.err;
+  const io::NpyArray o4 = io::load_npy(dir_ / "o4.npy"), o6 = io::load_npy(dir_ / "o6.npy");
+  EXPECT_EQ(o4.shape, (std::vector<Index>{B, H, N, dv}));
+  EXPECT_EQ(o4.dtype, io::NpyDtype::kF64);
+  EXPECT_EQ(o4.values, o6.values);
+  const io::NpyArray a4 = io::load_npy(dir_ / "a4.npy"), a6 = io::load_npy(dir_ / "a6.npy");
+  EXPECT_EQ(a4.shape, (std::vector<Index>{B, H, N, M}));
+  EXPECT_EQ(a4.values, a6.values);
+  // And each head alone, as [N, d], gives its slice of the output.
+  attention::AttentionSpec causal;
+  causal.causal = true;
+  for (Index head = 0; head < B * H; ++head) {
+    const auto one = attention::attention_forward_reference(
+        Tensor3d(MatrixD(q.slice(head))), Tensor3d(MatrixD(k.slice(head))),
+        Tensor3d(MatrixD(v.slice(head))), causal);
+    for (Index i = 0; i < N; ++i)
+      for (Index c = 0; c < dv; ++c)
+        ASSERT_NEAR(o4.values[static_cast<std::size_t>((head * N + i) * dv + c)], one.out(0, i, c),
+                    1e-15)
+            << "head " << head;
+  }
+}
+
+// Per-head mods (ALiBi slopes, per-head decay rates) go by h within each batch item: the same
+// for b = 0 and b = 1, as when each item runs as its own [H, N, d] problem.
+TEST_F(AttendCli, FourDimInputsApplyPerHeadModsByHeadWithinTheBatchItem) {
+  const Index B = 2, H = 3, N = 5, M = 7, d = 4, dv = 3;
+  const Tensor3d q = testing::random_tensor(B * H, N, d, 41),
+                 k = testing::random_tensor(B * H, M, d, 42),
+                 v = testing::random_tensor(B * H, M, dv, 43);
+  save_as(dir_ / "q4.npy", q, {B, H, N, d});
+  save_as(dir_ / "k4.npy", k, {B, H, M, d});
+  save_as(dir_ / "v4.npy", v, {B, H, M, dv});
+  const auto r = run_cli({"attend", "--q", p("q4.npy"), "--k", p("k4.npy"), "--v", p("v4.npy"),
+                          "--out", p("o.npy"), "--alibi", "--decay", "0.1,0.2,0.3", "--diagnostics",
+                          "--json", p("r.json")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  attention::AttentionSpec spec;
+  spec.alibi = true;
+  spec.decay = {0.1, 0.2, 0.3};
+  const io::NpyArray out = io::load_npy(dir_ / "o.npy");
+  ASSERT_EQ(out.shape, (std::vector<Index>{B, H, N, dv}));
+  for (Index b = 0; b < B; ++b) {
+    const auto ref = attention::attention_forward_reference(heads_of(q, b, H), heads_of(k, b, H),
+                                                            heads_of(v, b, H), spec);
+    for (Index i = 0; i < ref.out.size(); ++i)
+      ASSERT_NEAR(out.values[static_cast<std::size_t>(b * H * N * dv + i)], ref.out.data()[i],
+                  1e-15)
+          << "batch item " << b;
+  }
+  const auto env = nlohmann::json::parse(read_file(dir_ / "r.json"));
+  const auto& res = env["result"];
+  EXPECT_EQ(res["shapes"]["B"], B);
+  EXPECT_EQ(res["shapes"]["H"], H);
+  ASSERT_EQ(res["heads"].size(), static_cast<std::size_t>(B * H));
+  EXPECT_EQ(res["heads"][4]["batch"], 1);
+  EXPECT_EQ(res["heads"][4]["head"], 1);
+}
+
+TEST_F(AttendCli, FourDimFloat32InputsRunTheFusedKernelPerHead) {
+  const Index B = 2, H = 2, N = 6, M = 9, d = 4, dv = 5;
+  const Tensor3f q = testing::random_tensor(B * H, N, d, 51).cast<float>(),
+                 k = testing::random_tensor(B * H, M, d, 52).cast<float>(),
+                 v = testing::random_tensor(B * H, M, dv, 53).cast<float>();
+  io::save_npy(dir_ / "q4.npy", q.data(), std::vector<Index>{B, H, N, d});
+  io::save_npy(dir_ / "k4.npy", k.data(), std::vector<Index>{B, H, M, d});
+  io::save_npy(dir_ / "v4.npy", v.data(), std::vector<Index>{B, H, M, dv});
+  io::save_npy(dir_ / "q3.npy", q);
+  io::save_npy(dir_ / "k3.npy", k);
+  io::save_npy(dir_ / "v3.npy", v);
+  auto run = [&](const std::string& suffix) {
+    return run_cli({"attend", "--q", p("q" + suffix + ".npy"), "--k", p("k" + suffix + ".npy"),
+                    "--v", p("v" + suffix + ".npy"), "--out", p("o" + suffix + ".npy"), "--causal",
+                    "--window", "4", "--json", p("r" + suffix + ".json")});
+  };
+  ASSERT_EQ(run("4").exit_code, 0);
+  ASSERT_EQ(run("3").exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir_ / "r4.json"))["result"]["kernel"], "fused");
+  const io::NpyArray o4 = io::load_npy(dir_ / "o4.npy"), o3 = io::load_npy(dir_ / "o3.npy");
+  EXPECT_EQ(o4.dtype, io::NpyDtype::kF32);
+  EXPECT_EQ(o4.shape, (std::vector<Index>{B, H, N, dv}));
+  ASSERT_EQ(o4.values.size(), o3.values.size());
+  for (std::size_t i = 0; i < o4.values.size(); ++i) EXPECT_NEAR(o4.values[i], o3.values[i], 1e-6);
+}
+
+TEST_F(AttendCli, FourDimBatchOrHeadMismatchIsAnInputError) {
+  save_as(dir_ / "q4.npy", testing::random_tensor(6, 5, 4, 61), {2, 3, 5, 4});
+  save_as(dir_ / "k4.npy", testing::random_tensor(6, 7, 4, 62), {2, 3, 7, 4});
+  save_as(dir_ / "v4.npy", testing::random_tensor(6, 7, 3, 63), {2, 3, 7, 3});
+  save_as(dir_ / "k_h4.npy", testing::random_tensor(8, 7, 4, 64), {2, 4, 7, 4});  // H differs
+  save_as(dir_ / "k_b3.npy", testing::random_tensor(6, 7, 4, 65), {3, 2, 7, 4});  // same B·H
+  save_as(dir_ / "v_3d.npy", testing::random_tensor(6, 7, 3, 66), {6, 7, 3});     // no B
+  const std::vector<std::string> base = {"attend",    "--q",    p("q4.npy"), "--k",
+                                         p("k4.npy"), "--v",    p("v4.npy"), "--out",
+                                         p("o.npy"),  "--json", p("r.json")};
+  auto with = [&](int index, const std::string& file) {
+    auto a = base;
+    a[static_cast<std::size_t>(index)] = p(file);
+    return a;
+  };
+  expect_failure(with(4, "k_h4.npy"), 3, "need the same batch and head dims [B, H]");
+  expect_failure(with(4, "k_h4.npy"), 3, "k [2, 4, 7, 4] (" + p("k_h4.npy") + ")");
+  expect_failure(with(4, "k_b3.npy"), 3, "q [2, 3, 5, 4] (" + p("q4.npy") + ")");
+  expect_failure(with(6, "v_3d.npy"), 3, "v [6, 7, 3] (" + p("v_3d.npy") + ")");
+  // 5-D is still refused, naming the file and the limit.
+  std::vector<double> five(2 * 3 * 5 * 4, 0.5);
+  io::save_npy(dir_ / "q5.npy", five.data(), std::vector<Index>{1, 2, 3, 5, 4});
+  expect_failure(with(2, "q5.npy"), 3, "5 dims, at most 4 are supported");
+}
+
+// Fortran-order arrays (np.asfortranarray, a transposed tensor saved as is) read as their values.
+TEST_F(AttendCli, FortranOrderQueryGivesTheCOrderResult) {
+  save_fortran(dir_ / "qf.npy", q_);
+  save_fortran(dir_ / "vf.npy", v_);
+  const auto c = run_cli(base_args("oc.npy"));
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto a = base_args("of.npy");
+  a[2] = p("qf.npy");
+  const auto f = run_cli(a);
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  EXPECT_EQ(read_file(dir_ / "of.npy"), read_file(dir_ / "oc.npy"));  // bit-identical output
+  a[6] = p("vf.npy");
+  ASSERT_EQ(run_cli(a).exit_code, 0);
+  EXPECT_EQ(read_file(dir_ / "of.npy"), read_file(dir_ / "oc.npy"));
+}
+
 TEST_F(AttendCli, IntegerFlagsBeyond64BitsAreUsageErrorsNotSaturated) {
   for (const char* flag : {"--window", "--sinks", "--topk"}) {
     const auto r = testing::run_cli({"attend", "--q", "q.npy", "--k", "k.npy", "--v", "v.npy",
@@ -94,6 +271,30 @@ TEST_F(AttendCli, IntegerFlagsBeyond64BitsAreUsageErrorsNotSaturated) {
     EXPECT_NE(r.err.find(flag), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("out of range"), std::string::npos) << r.err;
   }
+}
+
+// The reference kernel's [H, N, M] fp64 maps are estimated before allocation (issue #15): at
+// N = M = 2048 they need 64 MiB, so --max-memory 32M rejects it while the fused kernel runs.
+TEST_F(AttendCli, MaxMemoryRejectsTheReferenceMapsButNotTheFusedKernel) {
+  const Tensor3f big = testing::random_tensor(1, 2048, 2, 9).cast<float>();
+  io::save_npy(dir_ / "b.npy", big);
+  const std::vector<std::string> args = {"attend",   "--q",          p("b.npy"), "--k",
+                                         p("b.npy"), "--v",          p("b.npy"), "--out",
+                                         p("o.npy"), "--max-memory", "32M"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = args;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  expect_failure(with({"--kernel", "reference"}), 2, "fp64 logits and weights [H, N, M]");
+  expect_failure(with({"--kernel", "reference"}), 2, "above the memory limit 32.0 MiB");
+  const auto fused = run_cli(with({"--kernel", "fused"}));
+  EXPECT_EQ(fused.exit_code, 0) << fused.err;
+  EXPECT_TRUE(fs::exists(dir_ / "o.npy"));
+  fs::remove(dir_ / "o.npy");
+  expect_failure({"attend", "--q", p("q.npy"), "--k", p("k.npy"), "--v", p("v.npy"), "--out",
+                  p("o.npy"), "--max-memory", "1K"},
+                 2, "--max-memory 1K");
 }
 
 TEST_F(AttendCli, MissingInputFile) {

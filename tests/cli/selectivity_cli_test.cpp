@@ -114,6 +114,53 @@ TEST_F(SelectivityCli, NpyArraysAreReadAsHeads) {
                      3, "vbad.npy': value at [0, 2, 5] is NaN", {dir_ / "bad.json"});
 }
 
+// [B, H, L, d] arrays (PyTorch's layout) are B·H heads: the same numbers as the [B·H, L, d]
+// arrays, with heads labelled by batch item and head.
+TEST_F(SelectivityCli, FourDimNpyArraysAreBatchTimesHeadsHeads) {
+  const Index B = 2, H = 2;
+  Rng rng(5);
+  Tensor3d q(B * H, 4, 8), k(B * H, 32, 8), v(B * H, 32, 6);
+  for (auto* t : {&q, &k, &v})
+    for (Index i = 0; i < t->size(); ++i) t->data()[i] = rng.normal();
+  io::save_npy(dir_ / "q4.npy", q.data(), std::vector<Index>{B, H, 4, 8});
+  io::save_npy(dir_ / "k4.npy", k.data(), std::vector<Index>{B, H, 32, 8});
+  io::save_npy(dir_ / "v4.npy", v.data(), std::vector<Index>{B, H, 32, 6});
+  io::save_npy(dir_ / "q3.npy", q);
+  io::save_npy(dir_ / "k3.npy", k);
+  io::save_npy(dir_ / "v3.npy", v);
+  auto run = [&](const std::string& n) {
+    return run_cli(
+        with({"selectivity", "--q", p("q" + n + ".npy"), "--k", p("k" + n + ".npy"), "--v",
+              p("v" + n + ".npy"), "--normalizers", "softmax", "--json", p("r" + n + ".json")},
+             small_sweeps()));
+  };
+  const auto r4 = run("4");
+  ASSERT_EQ(r4.exit_code, 0) << r4.err;
+  const auto r3 = run("3");
+  ASSERT_EQ(r3.exit_code, 0) << r3.err;
+  auto res4 = nlohmann::json::parse(read_file(dir_ / "r4.json"))["result"];
+  auto res3 = nlohmann::json::parse(read_file(dir_ / "r3.json"))["result"];
+  EXPECT_EQ(res4["source"]["kind"], "npy");
+  EXPECT_EQ(res4["source"]["heads"], B * H);
+  EXPECT_EQ(res4["source"]["length"], 32);
+  EXPECT_EQ(res4["source"]["token_dim"], 6);
+  ASSERT_EQ(res4["source"]["labels"].size(), 4u);
+  EXPECT_EQ(res4["source"]["labels"][0], "b0.h0");
+  EXPECT_EQ(res4["source"]["labels"][3], "b1.h1");
+  EXPECT_EQ(res4["normalizers"], res3["normalizers"]);
+
+  // q, k and v must agree on [B, H]; the same B·H in another split is not enough.
+  io::save_npy(dir_ / "k_split.npy", k.data(), std::vector<Index>{H * B, 1, 32, 8});
+  expect_cli_failure(with({"selectivity", "--q", p("q4.npy"), "--k", p("k_split.npy"), "--v",
+                           p("v4.npy"), "--json", p("bad.json")},
+                          small_sweeps()),
+                     3, "need the same batch and head dims [B, H]", {dir_ / "bad.json"});
+  expect_cli_failure(with({"selectivity", "--q", p("q4.npy"), "--k", p("k3.npy"), "--v",
+                           p("v4.npy"), "--json", p("bad.json")},
+                          small_sweeps()),
+                     3, "k [4, 32, 8]", {dir_ / "bad.json"});
+}
+
 TEST_F(SelectivityCli, GptTwoCaptureGivesOneUnitPerLayerAndHead) {
   testing::write_model_dir(dir_ / "m", true);
   std::string text;

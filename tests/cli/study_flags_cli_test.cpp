@@ -78,6 +78,31 @@ TEST_F(StudyFlagsCli, SeedsAndStepsAreBounded) {
                  "--steps: must be <= 10000000");
 }
 
+TEST_F(StudyFlagsCli, HostileThreadCountsAreUsageErrors) {
+  expect_failure({"ntk", "--x", p("x.npy"), "--threads", "100000", "--json", p("r.json")}, 2,
+                 "--threads: must be <= 1024");
+  expect_failure({"spectrum", "--x", p("x.npy"), "--threads", "-1", "--json", p("r.json")}, 2,
+                 "--threads");
+}
+
+// --x with fewer rows than the defaults ask for (issue #15): the defaults shrink to the file.
+TEST_F(StudyFlagsCli, UserDataWithoutSizesUsesTheRowsTheFileHas) {
+  const auto s = run_cli({"spectrum", "--x", p("x.npy"), "--threads", "1", "--json", p("s.json")});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto rows = nlohmann::json::parse(read_file(dir_ / "s.json"))["result"]["rows"];
+  ASSERT_EQ(rows.size(), 1u);  // defaults 100, 200, ... are all above 60: n = 60 only
+  EXPECT_EQ(rows[0]["n"], 60);
+  const auto n =
+      run_cli({"ntk", "--x", p("x.npy"), "--y", p("y.npy"), "--widths", "16", "--seeds", "1",
+               "--epochs-a", "1", "--steps-b", "2", "--threads", "1", "--json", p("n.json")});
+  ASSERT_EQ(n.exit_code, 0) << n.err;
+  const auto data = nlohmann::json::parse(read_file(dir_ / "n.json"))["result"]["data"];
+  EXPECT_EQ(data["n_train"], 45);  // 60 rows: a quarter held out
+  EXPECT_EQ(data["n_test"], 15);
+  // Sizes given explicitly are still checked against the file.
+  expect_failure({"spectrum", "--x", p("x.npy"), "--sizes", "80", "--json", p("r.json")}, 3, "60");
+}
+
 TEST_F(StudyFlagsCli, ProgressLinesOnANonTerminalStderr) {
   const std::vector<std::string> args = {
       "ntk", "--x",       p("x.npy"), "--arms",   "none", "--widths",  "16,32,64", "--seeds",

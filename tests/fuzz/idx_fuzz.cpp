@@ -1,15 +1,11 @@
-// libFuzzer target for attnlab/io/idx (not part of the CMake build).
+// libFuzzer target for attnlab/io/idx, plain and gzip (fuzz_idx; `make fuzz` runs it).
 //
-// Invariant: parse_idx either returns an array with product(dims) bytes or throws
-// attnlab::InputError (FormatError is one); anything else is reported by libFuzzer. Inputs are
-// tried as given and, to reach past the gzip checks, also gzip-compressed.
-//
-// Build and run (from the repository root; clang++ 14 with libclang-rt-14-dev):
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I/usr/include/eigen3 \
-//     tests/fuzz/idx_fuzz.cpp attnlab/io/idx.cpp attnlab/core/error.cpp \
-//     attnlab/core/atomic_file.cpp -lz -o build/idx_fuzz
-//   mkdir -p build/idx_corpus && build/idx_fuzz -max_total_time=60 -rss_limit_mb=4096
-//   build/idx_corpus
+// Invariants: parse_idx either returns an array of 1 to 3 dims, each >= 1, with product(dims)
+// bytes, or throws attnlab::InputError (FormatError is one); anything else is reported by
+// libFuzzer. Inputs are tried as given and, to reach past the gzip checks, also gzip-compressed:
+// both must give the same outcome (same dims and bytes, or both an error). attnlab has no IDX
+// writer, so an accepted plain input is checked against its own header instead: the data is
+// exactly the bytes after the 4 + 4·ndim header bytes.
 #include <zlib.h>
 
 #include <cstdint>
@@ -18,17 +14,24 @@
 
 #include "attnlab/core/error.hpp"
 #include "attnlab/io/idx.hpp"
+#include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
 
-void check(std::string_view bytes) {
+bool parse(std::string_view bytes, attnlab::io::IdxArray& out) {
   try {
-    const attnlab::io::IdxArray a = attnlab::io::parse_idx(bytes, "fuzz.idx");
-    attnlab::Index count = 1;
-    for (const attnlab::Index d : a.dims) count *= d;
-    if (static_cast<attnlab::Index>(a.data.size()) != count) __builtin_trap();
+    out = attnlab::io::parse_idx(bytes, "fuzz.idx");
   } catch (const attnlab::InputError&) {
+    return false;
   }
+  FUZZ_CHECK(out.dims.size() >= 1 && out.dims.size() <= 3);
+  attnlab::Index count = 1;
+  for (const attnlab::Index d : out.dims) {
+    FUZZ_CHECK(d >= 1);
+    count *= d;
+  }
+  FUZZ_CHECK(static_cast<attnlab::Index>(out.data.size()) == count);
+  return true;
 }
 
 std::string gzip(std::string_view plain) {
@@ -39,7 +42,8 @@ std::string gzip(std::string_view plain) {
   zs.avail_in = static_cast<uInt>(plain.size());
   zs.next_out = reinterpret_cast<Bytef*>(out.data());
   zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
+  const int rc = deflate(&zs, Z_FINISH);
+  FUZZ_CHECK(rc == Z_STREAM_END);
   out.resize(zs.total_out);
   deflateEnd(&zs);
   return out;
@@ -48,8 +52,20 @@ std::string gzip(std::string_view plain) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  check(bytes);
-  if (size < (1u << 16)) check(gzip(bytes));
+  const std::string_view bytes = attnlab::fuzz::as_view(data, size);
+  attnlab::io::IdxArray plain, packed;
+  const bool plain_ok = parse(bytes, plain);
+  const bool is_gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
+  if (plain_ok && !is_gzip) {
+    const std::size_t header = 4 + 4 * plain.dims.size();
+    FUZZ_CHECK(bytes.size() == header + plain.data.size());
+    FUZZ_CHECK(bytes.substr(header) ==
+               std::string_view(reinterpret_cast<const char*>(plain.data.data()), plain.data.size()));
+  }
+  if (size < (1u << 16) && !is_gzip) {
+    const bool packed_ok = parse(gzip(bytes), packed);
+    FUZZ_CHECK(packed_ok == plain_ok);
+    if (plain_ok) FUZZ_CHECK(packed.dims == plain.dims && packed.data == plain.data);
+  }
   return 0;
 }

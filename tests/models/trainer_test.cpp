@@ -237,6 +237,18 @@ TEST(TinyLmCheckpoint, RoundTripAndRejectsCorruptOrMismatched) {
   const LmDataset ds2 =
       make_lm_dataset(corpus_of(tiny_text(6000, 4)), gpt2::BpeTokenizer::byte_level(), "bytes");
   EXPECT_THROW(train_lm(o, ds2, resume), UsageError);
+  // A ragged sinks.head_mass in the history (a crafted file) is a FormatError, not a write past
+  // the matrix (found in review of the fuzz targets).
+  TrainState ragged = s;
+  auto& evals = ragged.history.at("evals");
+  ASSERT_FALSE(evals.empty());
+  auto& heads = evals[0]["sinks"]["head_mass"];
+  ASSERT_GE(heads.size(), 2u);
+  heads[1].push_back(0.5);
+  heads[1].push_back(0.5);
+  TrainControl bad;
+  bad.resume = ragged;
+  EXPECT_THROW(train_lm(o, ds, bad), FormatError);
 }
 
 TEST(TinyLmDataset, SplitBatchesAndWindows) {

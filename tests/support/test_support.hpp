@@ -4,10 +4,12 @@
 //   random_tensor(H, N, d, seed)                  N(0,1) entries, seeded
 //   max_abs_diff(a, b), max_rel_error(a, b)       comparisons for Tensor3/Matrix
 //   run_cli({"attend", "--q", ...})               runs the attnlab binary, captures
-//   exit/stdout/stderr numeric_gradient(f, x, eps)                   central finite differences of
-//   a scalar function
+//                                                 exit/stdout/stderr
+//   run_cli_signalled(args, {SIGKILL, 200000})    the same, signalled after 0.2 s
+//   numeric_gradient(f, x, eps)                   central finite differences of a scalar function
 #pragma once
 
+#include <csignal>
 #include <exception>
 
 #include <filesystem>
@@ -49,6 +51,30 @@ struct CliResult {
 // or replaces environment variables of the child ({"ATTNLAB_PROGRESS_SECONDS", "0"}).
 CliResult run_cli(const std::vector<std::string>& args,
                   const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// run_cli with a signal: starts the CLI like run_cli, sends `signal` to it once `after_stderr`
+// has appeared on its stderr (when non-empty) and then `delay_us` microseconds have passed, and
+// waits for it. A child that exits before that is not signalled (signal_sent false). The child
+// starts with SIGINT / SIGTERM at their defaults whatever the test process inherited, and, when
+// `file_size_limit` >= 0, with RLIMIT_FSIZE at that many bytes and SIGXFSZ ignored (so a write
+// past it fails with EFBIG instead of killing the child: a full disk, simulated). A child still
+// running `grace_seconds` after the signal is SIGKILLed (a hang fails the test, never blocks it).
+// `signal` 0 sends nothing: the child just runs under the limits.
+struct SignalPlan {
+  int signal = SIGKILL;
+  long long delay_us = 0;
+  std::string after_stderr;
+  long long file_size_limit = -1;
+  double grace_seconds = 120;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+struct SignalledRun : CliResult {
+  // False: the child exited before (or never printed after_stderr). True with term_signal 0 is
+  // possible too: it exited just as the signal went out.
+  bool signal_sent = false;
+  int term_signal = 0;  // the signal that ended the child, 0 when it exited
+};
+SignalledRun run_cli_signalled(const std::vector<std::string>& args, const SignalPlan& plan);
 
 // Central differences of f at x: g_i = (f(x + eps e_i) − f(x − eps e_i)) / (2 eps).
 std::vector<double> numeric_gradient(const std::function<double(const std::vector<double>&)>& f,

@@ -392,12 +392,10 @@ std::string alphabet_string(const std::string& bytes) {
 
 std::string BpeTokenizer::vocab_json() const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (std::size_t i = 0; i < tokens_.size(); ++i) {
-    const auto special = std::find_if(specials_.begin(), specials_.end(), [&](const auto& s) {
-      return s.second == static_cast<std::int32_t>(i);
-    });
-    j[special != specials_.end() ? special->first : alphabet_string(tokens_[i])] = i;
-  }
+  // Special tokens too are spelled in the byte alphabet: "<|endoftext|>" is printable ASCII and
+  // stays as it is, while raw bytes (a special with a space, or invalid UTF-8) would make a file
+  // parse() rejects (found by tests/fuzz/bpe_vocab_fuzz's round trip).
+  for (std::size_t i = 0; i < tokens_.size(); ++i) j[alphabet_string(tokens_[i])] = i;
   return j.dump() + "\n";
 }
 

@@ -65,7 +65,7 @@ TrainState parse_checkpoint(std::string bytes, std::string_view source) {
   nlohmann::json state;
   try {
     state = nlohmann::json::parse(field("state"));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
     throw FormatError(str_cat(src, ": __metadata__.state is not JSON: ", e.what()));
   }
   if (!state.is_object() || !state.contains("config") || !state.contains("step") ||

@@ -7,6 +7,7 @@
 
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/error.hpp"
+#include "attnlab/core/interrupt.hpp"
 #include "attnlab/core/progress.hpp"
 #include "attnlab/core/timer.hpp"
 #include "attnlab/models/gpt2/data_parallel_graph.hpp"
@@ -77,6 +78,12 @@ EvalRecord eval_from_json(const nlohmann::json& j) {
   const auto heads = s.at("head_mass").get<std::vector<std::vector<double>>>();
   e.sinks.head_mass = MatrixD::Zero(static_cast<Index>(heads.size()),
                                     heads.empty() ? 0 : static_cast<Index>(heads[0].size()));
+  for (std::size_t l = 0; l < heads.size(); ++l) {
+    if (heads[l].size() != heads[0].size()) {
+      throw FormatError(str_cat("training history: sinks.head_mass row ", l, " has ",
+                                heads[l].size(), " heads but row 0 has ", heads[0].size()));
+    }
+  }
   for (std::size_t l = 0; l < heads.size(); ++l)
     for (std::size_t h = 0; h < heads[l].size(); ++h)
       e.sinks.head_mass(static_cast<Index>(l), static_cast<Index>(h)) = heads[l][h];
@@ -246,6 +253,9 @@ TrainResult train_lm(const TrainOptions& o, const LmDataset& ds, const TrainCont
   const std::int64_t last = ctl.stop_after > 0 ? std::min(ctl.stop_after, o.steps) : o.steps;
   const double tokens_per_step = static_cast<double>(o.batch * o.context);
   for (std::int64_t step = start + 1; step <= last; ++step) {
+    // Ctrl-C between steps: the last checkpoint stays the resumable state (bar.advance() polls
+    // too, but this one also covers the time spent in evaluate() and save_state()).
+    throw_if_interrupted();
     Timer t;
     const Batch b = ds.train_batch(o.batch, o.context, o.seed, step);
     const gpt2::GraphLoss loss = graph.forward_backward(r.weights.params.data(), b.tokens.data(),
