@@ -112,8 +112,8 @@ AttentionSpec AttentionSpec::from_json(const nlohmann::json& j) {
     if (!v.is_number_integer() ||
         (v.is_number_unsigned() &&
          v.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<Index>::max()))) {
-      throw FormatError(str_cat("attention spec JSON: '", key, "' must be an integer, got ",
-                                v.dump()));
+      throw FormatError(
+          str_cat("attention spec JSON: '", key, "' must be an integer, got ", v.dump()));
     }
     return v.get<Index>();
   };
