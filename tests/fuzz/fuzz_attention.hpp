@@ -11,10 +11,9 @@ namespace attnlab::fuzz {
 
 // Field-by-field equality of what to_json() writes (the key mask is written only as a flag).
 inline bool same_spec(const attention::AttentionSpec& a, const attention::AttentionSpec& b) {
-  return a.normalizer == b.normalizer && a.temperature == b.temperature &&
-         a.ssmax_s == b.ssmax_s && a.causal == b.causal && a.window == b.window &&
-         a.sinks == b.sinks && a.decay == b.decay && a.alibi == b.alibi && a.topk == b.topk &&
-         a.key_mask.empty() == b.key_mask.empty();
+  return a.normalizer == b.normalizer && a.temperature == b.temperature && a.ssmax_s == b.ssmax_s &&
+         a.causal == b.causal && a.window == b.window && a.sinks == b.sinks && a.decay == b.decay &&
+         a.alibi == b.alibi && a.topk == b.topk && a.key_mask.empty() == b.key_mask.empty();
 }
 
 inline bool same_model_attention(const models::gpt2::ModelAttention& a,
@@ -35,8 +34,8 @@ inline void check_model_attention_round_trip(const models::gpt2::ModelAttention&
   a.validate("accepted model attention");
   FUZZ_CHECK(!a.describe().empty());
   const std::string text = a.to_json().dump();
-  const auto back =
-      models::gpt2::ModelAttention::from_json(io::parse_json_strict(text, "roundtrip"), "roundtrip");
+  const auto back = models::gpt2::ModelAttention::from_json(
+      io::parse_json_strict(text, "roundtrip"), "roundtrip");
   FUZZ_CHECK(same_model_attention(back, a));
 }
 

@@ -47,9 +47,9 @@ inline std::pair<std::string, std::string> small_bpe_files(
 
 // English-ish merges: " t", "he", " the", "in", " a", "er", "on", "re", " in", "ing", "'s", ...
 inline std::vector<std::pair<std::string, std::string>> small_bpe_merges() {
-  return {{" ", "t"},  {"h", "e"},  {" t", "he"}, {"i", "n"},    {" ", "a"},  {"e", "r"},
-          {"o", "n"},  {"r", "e"},  {" ", "in"},  {"in", "g"},   {"'", "s"},  {" ", "w"},
-          {"e", "d"},  {"a", "n"},  {" ", "s"},   {"o", "r"},    {"1", "2"},  {"12", "3"},
+  return {{" ", "t"},   {"h", "e"}, {" t", "he"}, {"i", "n"},       {" ", "a"}, {"e", "r"},
+          {"o", "n"},   {"r", "e"}, {" ", "in"},  {"in", "g"},      {"'", "s"}, {" ", "w"},
+          {"e", "d"},   {"a", "n"}, {" ", "s"},   {"o", "r"},       {"1", "2"}, {"12", "3"},
           {"\n", "\n"}, {" ", " "}, {"  ", "  "}, {"\xc3", "\xa9"}, {"l", "l"}, {"he", "ll"}};
 }
 

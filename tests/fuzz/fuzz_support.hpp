@@ -21,13 +21,13 @@
 #include <string_view>
 #include <vector>
 
-#define FUZZ_CHECK(cond)                                                                      \
-  do {                                                                                        \
-    if (!(cond)) {                                                                            \
-      std::fprintf(stderr, "FUZZ_CHECK failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);     \
-      std::fflush(stderr);                                                                    \
-      __builtin_trap();                                                                       \
-    }                                                                                         \
+#define FUZZ_CHECK(cond)                                                                  \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
+      std::fprintf(stderr, "FUZZ_CHECK failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      std::fflush(stderr);                                                                \
+      __builtin_trap();                                                                   \
+    }                                                                                     \
   } while (0)
 
 namespace attnlab::fuzz {

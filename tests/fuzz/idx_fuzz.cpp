@@ -59,8 +59,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (plain_ok && !is_gzip) {
     const std::size_t header = 4 + 4 * plain.dims.size();
     FUZZ_CHECK(bytes.size() == header + plain.data.size());
-    FUZZ_CHECK(bytes.substr(header) ==
-               std::string_view(reinterpret_cast<const char*>(plain.data.data()), plain.data.size()));
+    FUZZ_CHECK(
+        bytes.substr(header) ==
+        std::string_view(reinterpret_cast<const char*>(plain.data.data()), plain.data.size()));
   }
   if (size < (1u << 16) && !is_gzip) {
     const bool packed_ok = parse(gzip(bytes), packed);

@@ -350,7 +350,8 @@ void checkpoint_corpus() {
   put("checkpoint", "near_version.safetensors",
       with_meta({{"format", "attnlab-train-checkpoint"}, {"version", "2"}, {"state", state}}));
   put("checkpoint", "near_state.safetensors",
-      with_meta({{"format", "attnlab-train-checkpoint"}, {"version", "1"},
+      with_meta({{"format", "attnlab-train-checkpoint"},
+                 {"version", "1"},
                  {"state", R"({"step": -1, "config": {}})"}}));
 }
 
@@ -358,7 +359,8 @@ void bpe_corpus() {
   put("bpe", "hello.txt", "Hello world, it's the 123rd test.\n");
   put("bpe", "spaces.txt", "a  b   c\t\td\n\n\n  e   \r\n");
   put("bpe", "contractions.txt", "I'll we've they're she'd don't It'S 'm 'll\n");
-  put("bpe", "unicode.txt", "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 \xd9\xa3\n");
+  put("bpe", "unicode.txt",
+      "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 \xd9\xa3\n");
   put("bpe", "invalid_utf8.txt", "\xff\xfe a\x80 \xc0\xaf \xed\xa0\x80 \xe2\x82");
   put("bpe", "special.txt", "the end<|endoftext|>the start <|endoftext|>\n");
   put("bpe", "numbers.txt", "3.14159 1,000,000 12312 x2 \xd9\xa1\xd9\xa2\n");
@@ -374,8 +376,8 @@ void bpe_vocab_corpus() {
   put("bpe_vocab", "small_merges.bin",
       small.vocab_json() + nul + small.merges_txt() + nul + "the thing in the hell<|endoftext|>");
   const auto [v2, m2] = fuzz::small_bpe_files({{"a", "b"}, {"ab", "c"}, {"c", "d"}}, false);
-  put("bpe_vocab", "few_merges_crlf.bin", v2 + nul + "#version: 0.2\r\na b\r\nab c\r\nc d" + nul +
-                                              "abcd abcabc");
+  put("bpe_vocab", "few_merges_crlf.bin",
+      v2 + nul + "#version: 0.2\r\na b\r\nab c\r\nc d" + nul + "abcd abcabc");
   // Unordered: a rule uses "ab" before the rule that makes it.
   const auto [v3, m3] = fuzz::small_bpe_files({{"a", "b"}, {"ab", "ab"}}, false);
   put("bpe_vocab", "unordered.bin", v3 + nul + "ab ab\na b\n" + nul + "ababab abab");
@@ -388,13 +390,14 @@ void wordpiece_corpus() {
       "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nquick\nbrown\nfox\n##es\njump\n##ed\n##s\n"
       "over\nlazy\ndog\n,\n.\n!\nhello\nworld\nque\n##bec\n\xe6\x97\xa5\nun\n##aff\n##able\n";
   const std::string flags_default(1, '\x0f');  // lowercase, strip accents, chinese chars
-  put("wordpiece", "basic.bin", flags_default + vocab + "\n" +
-                                    "The QUICK brown foxes jumped over the lazy dog!");
+  put("wordpiece", "basic.bin",
+      flags_default + vocab + "\n" + "The QUICK brown foxes jumped over the lazy dog!");
   put("wordpiece", "specials.bin",
       flags_default + vocab + "\n" + "[CLS] hello [SEP] world [MASK][PAD]unaffable");
   put("wordpiece", "unicode.bin",
       std::string(1, '\x09') + vocab + "\n" +
-          "Qu\xc3\xa9" "bec \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e caf\xc3\xa9\t\xe2\x80\x8b x\xcc\x81 "
+          "Qu\xc3\xa9"
+          "bec \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e caf\xc3\xa9\t\xe2\x80\x8b x\xcc\x81 "
           "\xea\xb0\x80 \xc4\xb0stanbul");
   put("wordpiece", "split_specials.bin",
       std::string(1, '\x11') + vocab + "\n" + "[SEP]x[UNK] over,and,over.");
@@ -462,7 +465,9 @@ void attention_and_json_corpus() {
       R"({"spec": {"normalizer": "sparsemax"}, "linear": true, "extra": 1})");
 
   // Strict JSON: nesting, duplicates, escapes, numbers (first byte = max_depth - 1).
-  put("json_strict", "object.json", std::string(1, '\x3f') + R"({"a": [1, 2.5, -3e-7, true, null], "b": {"c": "\u00e9\ud83d\ude00"}})");
+  put("json_strict", "object.json",
+      std::string(1, '\x3f') +
+          R"({"a": [1, 2.5, -3e-7, true, null], "b": {"c": "\u00e9\ud83d\ude00"}})");
   put("json_strict", "depth3.json", std::string(1, '\x02') + "[[[1]]]");
   put("json_strict", "near_depth.json", std::string(1, '\x01') + "[[[1]]]");
   put("json_strict", "near_duplicate.json", std::string(1, '\x3f') + R"({"x": {"y": 1, "y": 2}})");

@@ -48,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(a.values.empty() ||
              std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(double)) == 0);
   // (NaNs excepted: float -> double -> float may quiet a signaling NaN's payload.)
-  const bool has_nan = std::any_of(a.values.begin(), a.values.end(), [](double v) { return v != v; });
+  const bool has_nan =
+      std::any_of(a.values.begin(), a.values.end(), [](double v) { return v != v; });
   if (a.dtype == io::NpyDtype::kF32 && !has_nan) {
     std::vector<float> f(a.values.begin(), a.values.end());
     const std::string f4 = io::encode_npy(f.data(), a.shape);

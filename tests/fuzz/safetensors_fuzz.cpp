@@ -51,7 +51,8 @@ void check_writer_round_trip(const io::SafetensorsFile& f) {
   for (const auto& t : f.tensors()) {
     std::vector<Index> shape(t.shape.begin(), t.shape.end());
     const auto b = f.bytes(t);
-    w.add_raw(t.name, t.dtype, shape, std::string(reinterpret_cast<const char*>(b.data()), b.size()));
+    w.add_raw(t.name, t.dtype, shape,
+              std::string(reinterpret_cast<const char*>(b.data()), b.size()));
   }
   w.set_metadata(f.metadata());
   const auto g = io::SafetensorsFile::from_bytes(w.encode(), "roundtrip.safetensors");
@@ -62,7 +63,8 @@ void check_writer_round_trip(const io::SafetensorsFile& f) {
     FUZZ_CHECK(u != nullptr);
     FUZZ_CHECK(u->dtype == t.dtype && u->shape == t.shape && u->numel == t.numel);
     const auto a = f.bytes(t), b = g.bytes(*u);
-    FUZZ_CHECK(a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0));
+    FUZZ_CHECK(a.size() == b.size() &&
+               (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0));
   }
 }
 
