@@ -79,11 +79,7 @@ double seconds_of(const std::function<void()>& f) {
 
 // The tiny corpus of train_cli_test.cpp.
 std::string corpus_text() {
-  const char* words[] = {"and ", "the ", "lord ", "said ", "unto ", "them, ", "light. ", "be\n"};
-  Rng rng(11);
-  std::string s;
-  while (s.size() < 8000) s += words[rng.uniform_int(8)];
-  return s;
+  return testing::tiny_train_corpus();
 }
 
 constexpr int kTrainSteps = 150;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "attnlab/core/rng.hpp"
 #include "attnlab/models/gpt2/bpe_tokenizer.hpp"
 #include "attnlab/models/gpt2/weights.hpp"
 #include "tests/support/test_support.hpp"
@@ -41,6 +42,15 @@ inline void write_byte_tokenizer(const std::filesystem::path& dir) {
   }
   write_bytes(dir / "vocab.json", v.dump());
   write_bytes(dir / "merges.txt", "#version: 0.2\n");
+}
+
+// ~8 KB of KJV-like words (seeded): the corpus of the `attnlab train` CLI tests.
+inline std::string tiny_train_corpus() {
+  const char* words[] = {"and ", "the ", "lord ", "said ", "unto ", "them, ", "light. ", "be\n"};
+  Rng rng(11);
+  std::string s;
+  while (s.size() < 8000) s += words[rng.uniform_int(8)];
+  return s;
 }
 
 inline models::gpt2::Gpt2Config tiny_cli_config(Index vocab = 256) {

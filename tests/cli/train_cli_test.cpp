@@ -17,11 +17,7 @@ using testing::expect_cli_failure;
 using testing::run_cli;
 
 std::string corpus_text() {
-  const char* words[] = {"and ", "the ", "lord ", "said ", "unto ", "them, ", "light. ", "be\n"};
-  Rng rng(11);
-  std::string s;
-  while (s.size() < 8000) s += words[rng.uniform_int(8)];
-  return s;
+  return testing::tiny_train_corpus();
 }
 
 class TrainCli : public ::testing::Test {

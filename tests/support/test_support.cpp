@@ -56,24 +56,39 @@ double max_abs_diff(const MatrixD& a, const MatrixD& b) {
   return (a - b).cwiseAbs().maxCoeff();
 }
 
+namespace {
+
+// execv's argv for the CLI: pointers into `prog` and `storage`, built before fork().
+std::vector<char*> cli_argv(std::string& prog, std::vector<std::string>& storage) {
+  std::vector<char*> argv;
+  argv.push_back(prog.data());
+  for (auto& a : storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+// In a forked child: stdout and stderr go to these files.
+void redirect_child_output(const fs::path& out_path, const fs::path& err_path) {
+  const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ::dup2(out_fd, 1);
+  ::dup2(err_fd, 2);
+}
+
+}  // namespace
+
 CliResult run_cli(const std::vector<std::string>& args,
                   const std::vector<std::pair<std::string, std::string>>& env) {
   TempDir dir;
   const fs::path out_path = dir / "stdout", err_path = dir / "stderr";
+  std::string prog = ATTNLAB_CLI_PATH;
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv = cli_argv(prog, copy);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
+    redirect_child_output(out_path, err_path);
     for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
-    std::vector<char*> argv;
-    std::string prog = ATTNLAB_CLI_PATH;
-    argv.push_back(prog.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
     ::execv(prog.c_str(), argv.data());
     ::_exit(127);
   }
@@ -98,17 +113,11 @@ SignalledRun run_cli_signalled(const std::vector<std::string>& args, const Signa
   const fs::path out_path = dir / "stdout", err_path = dir / "stderr";
   std::string prog = ATTNLAB_CLI_PATH;
   std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  argv.push_back(prog.data());
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = cli_argv(prog, copy);
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
+    redirect_child_output(out_path, err_path);
     ::signal(SIGINT, SIG_DFL);
     ::signal(SIGTERM, SIG_DFL);
     sigset_t none;
