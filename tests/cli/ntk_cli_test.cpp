@@ -52,6 +52,21 @@ TEST_F(NtkCli, SmallSweepOnUserDataWritesTheEnvelope) {
   EXPECT_TRUE(res["references"][0]["theta_inf"]["resolved"].get<bool>());
 }
 
+// Width 2 on nonnegative pixels: some seeds draw a network whose units are inactive on every row
+// (Θ_0 = 0, no gradient). Arm B records those seeds as not run instead of stopping the sweep with
+// "power iteration produced 0".
+TEST_F(NtkCli, DeadNetworksAtInitSkipArmBForThatSeedOnly) {
+  const auto r = run_cli({"ntk", "--x", p("x.npy"), "--y", p("y.npy"), "--widths", "2", "--seeds",
+                          "30", "--arms", "b", "--n-train", "40", "--n-test", "20", "--threads",
+                          "1", "--json", p("r.json")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto records = nlohmann::json::parse(read_file(dir_ / "r.json"))["result"]["records"];
+  int skipped = 0, ran = 0;
+  for (const auto& rec : records) (rec["b"].is_null() ? skipped : ran) += 1;
+  EXPECT_GT(skipped, 0);
+  EXPECT_GT(ran, 0);
+}
+
 TEST_F(NtkCli, KernelsOnlyRunWithoutLabels) {
   const auto r = run_cli(small_args(
       *this, {"--x", p("x.npy"), "--arms", "none", "--models", "relu", "--json", p("r.json")}));

@@ -126,6 +126,11 @@ ArmOutcome run_arm_b(const ModelContext& ctx, const Problem& p, const Convergenc
   out.rel_frob_0 = dev0.rel_frob;
   out.spec_ratio_0 = dev0.spec_ratio;
   const std::vector<std::uint8_t> signs_0 = sign_bits(net, ctx.inputs.train);
+  // Every unit inactive on every training row (small widths on nonnegative pixels): Θ_0 = 0, so
+  // there is no gradient and no stable step. The arm is recorded as not run for this seed.
+  if (std::all_of(signs_0.begin(), signs_0.end(), [](std::uint8_t b) { return b == 0; })) {
+    return ArmOutcome{};
+  }
   if (p.outputs == 1) {
     const VectorD ev = symmetric_eigenvalues(theta_0, "arm B: Θ_0");
     out.lambda_max_0 = ev(ev.size() - 1);

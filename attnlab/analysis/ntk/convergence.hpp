@@ -82,7 +82,7 @@ struct ConvergenceOptions {
 };
 
 struct ArmOutcome {
-  bool ran = false;
+  bool ran = false;  // false when the arm was off, or (arm B) the network is dead at init: Θ_0 = 0
   double rel_frob_0 = 0, spec_ratio_0 = 0;  // Θ_0 of this arm's init vs Θ∞
   double rel_frob_t = 0, spec_ratio_t = 0;  // Θ_T vs Θ∞
   double drift = 0;                         // ‖Θ_T − Θ_0‖_F / ‖Θ_0‖_F
