@@ -75,6 +75,14 @@ void redirect_child_output(const fs::path& out_path, const fs::path& err_path) {
   ::dup2(err_fd, 2);
 }
 
+// The whole content of a captured stdout/stderr file.
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 }  // namespace
 
 CliResult run_cli(const std::vector<std::string>& args,
@@ -96,12 +104,6 @@ CliResult run_cli(const std::vector<std::string>& args,
   ::waitpid(pid, &status, 0);
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
   r.out = slurp(out_path);
   r.err = slurp(err_path);
   return r;
@@ -133,12 +135,6 @@ SignalledRun run_cli_signalled(const std::vector<std::string>& args, const Signa
     ::execv(prog.c_str(), argv.data());
     ::_exit(127);
   }
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
   int status = 0;
   bool exited = false;
   auto poll_exit = [&] {
