@@ -8,11 +8,13 @@
 #include <exception>
 
 #include "apps/attnlab/command.hpp"
+#include "attnlab/core/blas_core.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/interrupt.hpp"
 
 int main(int argc, char** argv) {
   using namespace attnlab;
+  reexec_with_best_blas_core(argv);  // OpenBLAS on a lesser kernel than the CPU has: run again
   install_interrupt_handlers();
   cli::set_command_line(argc, argv);
   CLI::App app{"attnlab: measure what attention mechanisms trade away", "attnlab"};

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "attnlab/core/blas_core.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/threads.hpp"
 
@@ -55,7 +56,10 @@ nlohmann::json make_result_envelope(const RunInfo& info, const Timings& timings,
   env["command_line"] = info.command_line;
   env["seed"] = info.seed;
   env["threads"] = info.threads;
-  env["host"] = {{"cpu", cpu_model()}, {"hardware_threads", hardware_threads()}};
+  const BlasCoreChoice blas = current_blas_core();
+  env["host"] = {{"cpu", cpu_model()},
+                 {"hardware_threads", hardware_threads()},
+                 {"blas", {{"core", blas.detected}, {"best", blas.best}, {"reason", blas.reason}}}};
   env["created_utc"] = utc_timestamp();
   nlohmann::json t = nlohmann::json::object();
   for (const auto& [name, seconds] : timings.totals()) t[name] = seconds;

@@ -19,6 +19,7 @@
 #include "attnlab/analysis/speed/attention_speed.hpp"
 #include "attnlab/attention/fused_attention.hpp"
 #include "attnlab/core/blas.hpp"
+#include "attnlab/core/blas_core.hpp"
 #include "attnlab/core/memory.hpp"
 #include "attnlab/core/result_json.hpp"
 #include "attnlab/core/rng.hpp"
@@ -102,6 +103,7 @@ class CapturingReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  attnlab::reexec_with_best_blas_core(argv);  // see core/blas_core.hpp
   bool run_peer = true;
   long max_length = 16384;
   std::vector<char*> args;

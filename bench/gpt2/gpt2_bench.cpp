@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "attnlab/core/atomic_file.hpp"
+#include "attnlab/core/blas_core.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/result_json.hpp"
 #include "attnlab/core/rng.hpp"
@@ -81,6 +82,7 @@ double read_bandwidth_gbs() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  attnlab::reexec_with_best_blas_core(argv);  // see core/blas_core.hpp
   std::string out = "gpt2-bench";
   int threads = 2, repeats = 3;
   Index layers = 12, prefill = 1024, decode = 128;

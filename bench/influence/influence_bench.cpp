@@ -27,6 +27,7 @@
 #include "attnlab/analysis/influence/kernel_influence.hpp"
 #include "attnlab/analysis/ntk/analytic_ntk.hpp"
 #include "attnlab/core/atomic_file.hpp"
+#include "attnlab/core/blas_core.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/result_json.hpp"
 #include "attnlab/core/rng.hpp"
@@ -147,6 +148,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  attnlab::reexec_with_best_blas_core(argv);  // see core/blas_core.hpp
   try {
     return run(parse(argc, argv));
   } catch (const std::exception& e) {

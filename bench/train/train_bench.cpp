@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "attnlab/core/atomic_file.hpp"
+#include "attnlab/core/blas_core.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/rng.hpp"
 #include "attnlab/core/threads.hpp"
@@ -132,6 +133,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  attnlab::reexec_with_best_blas_core(argv);  // see core/blas_core.hpp
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -106,6 +106,20 @@ TEST_F(AttendCli, MatchesLibraryAndWritesEnvelope) {
   EXPECT_EQ(env["result"]["spec"]["causal"], true);
 }
 
+// The envelope names the OpenBLAS core the process ran on; a user's OPENBLAS_CORETYPE is kept
+// (no re-exec over it) and reported as the user's.
+TEST_F(AttendCli, EnvelopeRecordsBlasCoreAndUserCoretypeWins) {
+  auto args = base_args();
+  args.insert(args.end(), {"--json", p("r.json")});
+  const auto r = run_cli(args, {{"OPENBLAS_CORETYPE", "Haswell"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto blas = nlohmann::json::parse(read_file(dir_ / "r.json"))["host"]["blas"];
+  EXPECT_EQ(blas["core"], "Haswell") << blas.dump();
+  EXPECT_NE(blas["reason"].get<std::string>().find("set by the user"), std::string::npos)
+      << blas.dump();
+  EXPECT_FALSE(blas["best"].get<std::string>().empty());
+}
+
 TEST_F(AttendCli, TwoDimensionalFloat32InputsGiveTwoDimensionalFloat32Output) {
   const Tensor3f q = q_.cast<float>(), k = k_.cast<float>(), v = v_.cast<float>();
   io::save_npy(dir_ / "q2.npy", q.data(), std::vector<Index>{5, 4});

@@ -11,6 +11,7 @@
 #include "attnlab/attention/fused_attention.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/blas.hpp"
+#include "attnlab/core/blas_core.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/memory.hpp"
 #include "attnlab/core/progress.hpp"
@@ -266,8 +267,9 @@ void print_speed_table(const SpeedResult& r, std::FILE* out) {
   };
   std::fprintf(out, "machine: %s; %d threads; fused kernel ISA %s\n", r.machine.c_str(), r.threads,
                r.simd.c_str());
-  std::fprintf(out, "ceiling: OpenBLAS sgemm 2048^3 = %.1f GFLOP/s; peer: %s\n", r.sgemm_gflops,
-               r.peer.c_str());
+  const BlasCoreChoice blas = current_blas_core();
+  std::fprintf(out, "ceiling: OpenBLAS sgemm 2048^3 = %.1f GFLOP/s (core %s; %s); peer: %s\n",
+               r.sgemm_gflops, blas.detected.c_str(), blas.reason.c_str(), r.peer.c_str());
   std::fprintf(out, "%6s %4s %6s %8s | %10s %8s %7s %9s | %10s %8s %9s | %8s\n", "N", "d", "causal",
                "pass", "attnlab ms", "GFLOP/s", "%sgemm", "extra MiB", "peer ms", "GFLOP/s",
                "extra MiB", "speedup");
