@@ -85,22 +85,31 @@ if [ ! -f "$minilm_dir/model.safetensors" ]; then
   fi
 fi
 
-# --bench: PyTorch 2 peers (SDPA, torch.compile) in the project venv .venv (ignored by git), torch
-# pinned. PyPI's Linux torch wheels are CUDA builds that pull cuda-toolkit, nvidia-* and triton
-# (gigabytes), so only a local CPU wheel (torch-2.13.0+cpu in pip's find-links) is installed;
-# without one this is a one-line note and the peers fall back to Debian's python3-torch 1.13.
+# --bench: PyTorch 2 peers (flash SDPA, torch.compile) in the project venv .venv (ignored by git),
+# torch pinned at 2.13.0. A local CPU wheel (torch-2.13.0+cpu in pip's find-links) is preferred;
+# without one PyPI's torch==2.13.0 is installed: a CUDA build that pulls cuda-toolkit, nvidia-*
+# and triton (~4.7 GB in .venv, about 80 s here) but runs the same ATen CPU kernels with no GPU
+# (torch.cuda.is_available() is False). ATTNLAB_TORCH_CPU_ONLY=1 skips that fallback; the peers
+# then fall back to Debian's python3-torch 1.13.
 if [ "$want_bench" = 1 ]; then
   venv="$here/.venv" torch_pin=2.13.0 pip_log=/tmp/attnlab-pip.log
   links=${PIP_FIND_LINKS:-/opt/wheels}
   if ! "$venv/bin/python" -c "import torch; assert torch.__version__.startswith('2.13')" >/dev/null 2>&1; then
-    if ! compgen -G "$links/torch-$torch_pin+cpu-*.whl" >/dev/null; then
-      echo "bootstrap: note: no CPU wheel torch-$torch_pin+cpu in $links (PyPI's torch is a multi-GB CUDA build); PyTorch 2 peers skipped, Debian's python3-torch 1.13 is the peer" >&2
-    else
+    torch_req=""
+    if compgen -G "$links/torch-$torch_pin+cpu-*.whl" >/dev/null; then
+      torch_req="torch==$torch_pin+cpu"
       echo "bootstrap: installing torch==$torch_pin (CPU wheel from $links) and numpy into .venv" >&2
+    elif [ "${ATTNLAB_TORCH_CPU_ONLY:-0}" != 1 ]; then
+      torch_req="torch==$torch_pin"
+      echo "bootstrap: installing torch==$torch_pin from PyPI (CUDA build, ~4.7 GB; runs on the CPU) and numpy into .venv" >&2
+    else
+      echo "bootstrap: note: no CPU wheel torch-$torch_pin+cpu in $links and ATTNLAB_TORCH_CPU_ONLY=1; PyTorch 2 peers skipped, Debian's python3-torch 1.13 is the peer" >&2
+    fi
+    if [ -n "$torch_req" ]; then
       if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv" >"$pip_log" 2>&1; then
         echo "bootstrap: warning: python3 -m venv .venv failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
-      elif ! "$venv/bin/python" -m pip install -q "torch==$torch_pin+cpu" numpy >>"$pip_log" 2>&1; then
-        echo "bootstrap: warning: pip install torch==$torch_pin+cpu numpy failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
+      elif ! "$venv/bin/python" -m pip install -q "$torch_req" numpy >>"$pip_log" 2>&1; then
+        echo "bootstrap: warning: pip install $torch_req numpy failed (log: $pip_log); PyTorch 2 peers will be skipped" >&2
       fi
     fi
   fi

@@ -2,7 +2,8 @@
 //
 //   attnlab bench attention [--lengths 512,1024,...] [--dims 64,128] [--heads 8]
 //                           [--causal both|yes|no] [--pass fwd|fwd+bwd|both] [--repeats 3]
-//                           [--no-peer] [--python /usr/bin/python3] [--probe-length 65536]
+//                           [--no-peer] [--sdpa-python .venv/bin/python]
+//                           [--composite-python /usr/bin/python3] [--probe-length 65536]
 #include <cstdio>
 
 #include "apps/attnlab/command.hpp"
@@ -26,15 +27,17 @@ void register_bench(CLI::App& app) {
     std::string pass = "both";
     int repeats = 3;
     bool no_peer = false;
-    std::string python = "/usr/bin/python3";
+    std::string sdpa_python = analysis::default_attention_peers()[0].python;
+    std::string composite_python = analysis::default_attention_peers()[1].python;
     Index probe_length = 65536;
     double peer_memory_gb = 8.0;
   };
   auto opts = std::make_shared<Options>();
   auto* cmd = bench->add_subcommand(
       "attention",
-      "Fused attention GFLOP/s and peak memory vs N, against the PyTorch composite\n"
-      "softmax(QK^T/sqrt(d))V (python3-torch) and OpenBLAS sgemm, in one run.\n"
+      "Fused attention GFLOP/s and peak memory vs N, against PyTorch 2 flash SDPA (.venv)\n"
+      "and the PyTorch composite softmax(QK^T/sqrt(d))V (python3-torch), with the FMA peak\n"
+      "and OpenBLAS sgemm as ceilings, in one run.\n"
       "FLOPs: forward 4*H*N^2*d (half when causal); forward+backward 3.5x forward.");
   cmd->add_option("--lengths", opts->lengths, "Sequence lengths N (= M)")->delimiter(',');
   cmd->add_option("--dims", opts->dims, "Head dims d")->delimiter(',');
@@ -45,8 +48,11 @@ void register_bench(CLI::App& app) {
       ->check(CLI::IsMember({"fwd", "fwd+bwd", "both"}));
   cmd->add_option("--repeats", opts->repeats, "Timed runs per case (median; one warm-up more)")
       ->check(positive_number());
-  cmd->add_flag("--no-peer", opts->no_peer, "Skip the PyTorch peer");
-  cmd->add_option("--python", opts->python, "Python with torch for the peer");
+  cmd->add_flag("--no-peer", opts->no_peer, "Skip the PyTorch peers");
+  cmd->add_option("--sdpa-python", opts->sdpa_python,
+                  "Python with torch >= 2.3 for the flash SDPA peer (\"\" = skip it)");
+  cmd->add_option("--composite-python", opts->composite_python,
+                  "Python with torch for the composite peer (\"\" = skip it)");
   cmd->add_option("--peer-memory-gb", opts->peer_memory_gb,
                   "Skip peer cases whose N x N temporaries exceed this")
       ->check(positive_number());
@@ -67,7 +73,9 @@ void register_bench(CLI::App& app) {
     o.backward = opts->pass != "fwd";
     o.repeats = opts->repeats;
     o.run_peer = !opts->no_peer;
-    o.python = opts->python;
+    o.peers.clear();
+    if (!opts->sdpa_python.empty()) o.peers.push_back({"sdpa_flash", opts->sdpa_python});
+    if (!opts->composite_python.empty()) o.peers.push_back({"composite", opts->composite_python});
     o.peer_memory_limit_gb = opts->peer_memory_gb;
     o.memory_probe_length = opts->probe_length;
     o.seed = opts->common.seed;

@@ -1,10 +1,12 @@
 // bench/attention/attention_bench.cpp — Google Benchmark of the fused attention kernel, with the
-// PyTorch composite peer and the OpenBLAS sgemm ceiling measured in the same run.
+// PyTorch peers (torch 2 flash SDPA, torch composite) and the ceilings (FMA peak, OpenBLAS sgemm)
+// measured in the same run.
 //
 // Benchmarks: fused forward and forward+backward over N ∈ {512 … 16384}, d ∈ {64, 128}, H = 8,
 // causal and not (counter GFLOP/s, FlashAttention FLOP convention), sgemm 2048³, and the memory
 // probe at N = 65536 (counter extra_MiB = peak RSS beyond q, k, v, out). After the benchmarks the
-// program runs bench/attention/peer_torch.py (embedded) on the same shapes and prints one table
+// program measures the FMA peak (analysis/speed/fma_peak.hpp), runs bench/attention/peer_torch.py
+// (embedded) for each peer on the same shapes and prints one table
 // with the ratios (attnlab/analysis/speed). Extra flags: --no-peer, --max-length=N.
 //
 // Usage: build/release/bench/attention_bench [--no-peer] [--max-length=4096] [gbench flags]
@@ -17,6 +19,7 @@
 #include <string>
 
 #include "attnlab/analysis/speed/attention_speed.hpp"
+#include "attnlab/analysis/speed/fma_peak.hpp"
 #include "attnlab/attention/fused_attention.hpp"
 #include "attnlab/core/blas.hpp"
 #include "attnlab/core/blas_core.hpp"
@@ -162,6 +165,11 @@ int main(int argc, char** argv) {
       res.probe_ms = run.GetAdjustedRealTime();
     }
   }
+  const analysis::FmaPeak peak = analysis::measure_fma_peak(num_threads(), 5);
+  res.fma_peak_gflops = peak.best_gflops;
+  res.fma_peak_median_gflops = peak.median_gflops;
+  res.fma_peak_isa = peak.isa;
+  res.blas_core = current_blas_core().detected;
   for (const auto& c : cases) {
     const std::string key = "attention/N:" + std::to_string(c.length) +
                             "/d:" + std::to_string(c.dim) + "/causal:" + std::to_string(c.causal) +
@@ -174,15 +182,10 @@ int main(int argc, char** argv) {
     row.attnlab_ms = it->second.GetAdjustedRealTime();
     row.attnlab_gflops = it->second.counters.at("GFLOP/s") / 1e9;
     row.attnlab_extra_mib = std::nan("");
-    row.peer_status = "not run";
-    row.peer_ms = row.peer_gflops = row.peer_extra_mib = std::nan("");
     res.rows.push_back(row);
   }
   analysis::SpeedOptions o;
-  if (run_peer && !res.rows.empty())
-    analysis::attach_attention_peer(res, o);
-  else
-    res.peer = "peer not run";
+  if (run_peer && !res.rows.empty()) analysis::attach_attention_peers(res, o);
   std::printf("\n");
   analysis::print_speed_table(res, stdout);
   return 0;

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""PyTorch peer for attnlab's attention benchmark: the composite softmax(Q K^T / sqrt(d)) V.
+"""PyTorch peers for attnlab's attention benchmark: SDPA (flash) or the composite softmax.
 
+--method sdpa_flash: torch.nn.functional.scaled_dot_product_attention on 4-D [1, H, N, d] tensors
+  with the flash backend forced (torch.nn.attention.sdpa_kernel([SDPBackend.FLASH_ATTENTION]);
+  PyTorch >= 2.3, e.g. torch 2.13 in the project's .venv), is_causal for causal cases.
+--method composite (default): matmul, masked_fill, softmax, matmul on [H, N, d] (any PyTorch,
+  e.g. Debian's python3-torch 1.13 under /usr/bin/python3).
 Runs each case given on the command line in the same process and prints one JSON object per line:
   {"H":8,"N":4096,"d":64,"causal":false,"backward":false,"status":"ok","seconds":0.91,
    "gflops":37.5,"extra_mib":1536.0}
 FLOP convention (FlashAttention benchmarks): forward 4*H*N*M*d, halved when causal; forward +
 backward 3.5x forward. extra_mib = peak RSS during the call minus RSS before it, minus the bytes of
 the outputs (out, and dq/dk/dv for backward): the memory the composite needs beyond its arrays.
-Cases whose N x N score tensors would not fit in --mem-limit-gb are reported as "skipped".
-Requires Debian's python3-torch (scripts/bootstrap.sh --bench); call it with /usr/bin/python3.
+Composite cases whose N x N score tensors would not fit in --mem-limit-gb are reported as
+"skipped" (flash needs no N x N memory). Peers come from scripts/bootstrap.sh --bench.
 """
 import argparse
 import json
@@ -40,20 +45,21 @@ def flops(H, N, d, causal, backward):
     return f * (3.5 if backward else 1.0)
 
 
-def run_case(torch, H, N, d, causal, backward, repeats, mem_limit_gb):
+def run_case(torch, method, H, N, d, causal, backward, repeats, mem_limit_gb):
     # Score-sized temporaries alive at once: S and P forward (+ masked copy when causal);
     # backward adds dP and dS.
     live = (3 if causal else 2) + (2 if backward else 0)
     need_gb = live * H * N * N * 4 / 1e9
     base = {"H": H, "N": N, "d": d, "causal": causal, "backward": backward}
-    if need_gb > mem_limit_gb:
+    if method == "composite" and need_gb > mem_limit_gb:
         return dict(base, status="skipped",
                     note=f"needs ~{need_gb:.1f} GB of N x N temporaries (limit {mem_limit_gb} GB)")
     g = torch.Generator().manual_seed(0)
-    q = torch.randn(H, N, d, generator=g)
-    k = torch.randn(H, N, d, generator=g)
-    v = torch.randn(H, N, d, generator=g)
-    dout = torch.randn(H, N, d, generator=g)
+    shape = (1, H, N, d) if method == "sdpa_flash" else (H, N, d)
+    q = torch.randn(*shape, generator=g)
+    k = torch.randn(*shape, generator=g)
+    v = torch.randn(*shape, generator=g)
+    dout = torch.randn(*shape, generator=g)
     mask = torch.ones(N, N, dtype=torch.bool).triu(1) if causal else None
     scale = 1.0 / math.sqrt(d)
     if backward:
@@ -61,7 +67,18 @@ def run_case(torch, H, N, d, causal, backward, repeats, mem_limit_gb):
         k.requires_grad_(True)
         v.requires_grad_(True)
 
-    def once():
+    if method == "sdpa_flash":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def once_flash():
+        with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+            o = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        if backward:
+            q.grad = k.grad = v.grad = None
+            o.backward(dout)
+        return o
+
+    def once_composite():
         s = torch.matmul(q, k.transpose(-1, -2)) * scale
         if mask is not None:
             s = s.masked_fill(mask, float("-inf"))
@@ -72,6 +89,7 @@ def run_case(torch, H, N, d, causal, backward, repeats, mem_limit_gb):
             o.backward(dout)
         return o
 
+    once = once_flash if method == "sdpa_flash" else once_composite
     times = []
     extra = float("nan")
     out_bytes = H * N * d * 4 * (4 if backward else 1)
@@ -99,20 +117,30 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--mem-limit-gb", type=float, default=8.0)
+    ap.add_argument("--method", choices=["composite", "sdpa_flash"], default="composite")
     args = ap.parse_args()
     try:
         import torch
     except ImportError as e:
-        print(json.dumps({"status": "unavailable", "note": f"python3-torch not importable: {e}"}))
+        print(json.dumps({"status": "unavailable", "note": f"torch not importable: {e}"}))
         return 0
+    if args.method == "sdpa_flash":
+        try:
+            from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: F401
+        except ImportError:
+            print(json.dumps({"status": "unavailable",
+                              "note": f"PyTorch {torch.__version__} has no sdpa_kernel (needs >= 2.3)"}))
+            return 0
     torch.set_num_threads(args.threads)
-    print(json.dumps({"status": "info", "peer": f"PyTorch {torch.__version__} composite",
+    label = "SDPA flash" if args.method == "sdpa_flash" else "composite"
+    print(json.dumps({"status": "info", "peer": f"PyTorch {torch.__version__} {label}",
                       "threads": torch.get_num_threads()}), flush=True)
     for case in args.cases.split(";"):
         if not case.strip():
             continue
         H, N, d, causal, backward = (int(x) for x in case.split(","))
-        res = run_case(torch, H, N, d, bool(causal), bool(backward), args.repeats, args.mem_limit_gb)
+        res = run_case(torch, args.method, H, N, d, bool(causal), bool(backward), args.repeats,
+                       args.mem_limit_gb)
         print(json.dumps(res), flush=True)
     return 0
 

@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "attnlab/analysis/speed/fma_peak.hpp"
 #include "attnlab/attention/fused_attention.hpp"
 #include "attnlab/core/atomic_file.hpp"
 #include "attnlab/core/blas.hpp"
@@ -95,11 +96,12 @@ Timed time_fused(const SpeedCase& c, int repeats, std::uint64_t seed,
 }
 
 // Runs the embedded peer script; returns the JSON objects it printed, one per line.
-std::vector<nlohmann::json> run_peer(const SpeedOptions& o, const std::vector<SpeedCase>& cases,
-                                     std::string& status) {
+std::vector<nlohmann::json> run_peer(const SpeedOptions& o, const PeerSpec& peer,
+                                     const std::vector<SpeedCase>& cases, std::string& status) {
   std::vector<nlohmann::json> lines;
-  if (find_executable(o.python).empty()) {
-    status = str_cat(o.python, " not found (install python3-torch: scripts/bootstrap.sh --bench)");
+  if (find_executable(peer.python).empty()) {
+    status =
+        str_cat(peer.python, " not found (", peer.method, " peer: scripts/bootstrap.sh --bench)");
     return lines;
   }
   const auto script = std::filesystem::temp_directory_path() /
@@ -111,10 +113,11 @@ std::vector<nlohmann::json> run_peer(const SpeedOptions& o, const std::vector<Sp
          << ";";
   ProcessOptions po;
   po.timeout_s = o.peer_timeout_s;
-  const ProcessResult r = run_process(
-      {o.python, script.string(), "--cases", spec.str(), "--threads", std::to_string(num_threads()),
-       "--repeats", std::to_string(o.repeats), "--mem-limit-gb", str_cat(o.peer_memory_limit_gb)},
-      po);
+  const ProcessResult r =
+      run_process({peer.python, script.string(), "--method", peer.method, "--cases", spec.str(),
+                   "--threads", std::to_string(num_threads()), "--repeats",
+                   std::to_string(o.repeats), "--mem-limit-gb", str_cat(o.peer_memory_limit_gb)},
+                  po);
   std::error_code ec;
   std::filesystem::remove(script, ec);
   if (!r.started || r.exit_code != 0) {
@@ -142,6 +145,10 @@ double num(const nlohmann::json& j, const char* key) {
 }
 
 }  // namespace
+
+std::vector<PeerSpec> default_attention_peers() {
+  return {{"sdpa_flash", ".venv/bin/python"}, {"composite", "/usr/bin/python3"}};
+}
 
 double measure_sgemm_gflops(Index n, int repeats) {
   AlignedVector<float> a(static_cast<std::size_t>(n * n)), b(a.size()), c(a.size());
@@ -177,7 +184,7 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
           cases.push_back({o.heads, n, d, causal, true});
       }
   Progress bar("attention speed", static_cast<std::int64_t>(cases.size()) + 3);
-  res.sgemm_gflops = measure_sgemm_gflops(2048, std::max(2, o.repeats));
+  measure_ceilings(res, std::max(2, o.repeats));
   bar.advance();
   for (std::size_t i = 0; i < cases.size(); ++i) {
     SpeedRow row;
@@ -187,8 +194,6 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
     row.attnlab_ms = t.ms;
     row.attnlab_gflops = row.gflop / (t.ms / 1e3);
     row.attnlab_extra_mib = t.extra_mib;
-    row.peer_status = "not run";
-    row.peer_ms = row.peer_gflops = row.peer_extra_mib = kNaN;
     res.rows.push_back(row);
     bar.advance();
   }
@@ -216,46 +221,61 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
     add("register tiles + streamed diagnostics", diag_opt);
   }
   bar.advance();
-  if (o.run_peer) {
-    attach_attention_peer(res, o);
-  } else {
-    res.peer = "peer not run";
-  }
+  if (o.run_peer) attach_attention_peers(res, o);
   bar.finish();
   return res;
 }
 
-void attach_attention_peer(SpeedResult& res, const SpeedOptions& o) {
+void measure_ceilings(SpeedResult& res, int repeats) {
+  res.sgemm_gflops = measure_sgemm_gflops(2048, repeats);
+  res.blas_core = current_blas_core().detected;
+  const FmaPeak peak = measure_fma_peak(num_threads(), std::max(3, repeats));
+  res.fma_peak_gflops = peak.best_gflops;
+  res.fma_peak_median_gflops = peak.median_gflops;
+  res.fma_peak_isa = peak.isa;
+}
+
+void attach_attention_peers(SpeedResult& res, const SpeedOptions& o) {
   std::vector<SpeedCase> cases;
   for (const auto& row : res.rows) cases.push_back(row.c);
-  std::string status;
-  const auto lines = run_peer(o, cases, status);
-  for (const auto& j : lines) {
-    const std::string st = j.value("status", "");
-    if (st == "info") {
-      res.peer = j.value("peer", "PyTorch");
-      res.peer_available = true;
-      continue;
-    }
-    if (st == "unavailable") {
-      status = j.value("note", "peer unavailable");
-      continue;
-    }
-    for (auto& row : res.rows) {
-      if (row.c.heads == j.value("H", -1) && row.c.length == j.value("N", -1) &&
-          row.c.dim == j.value("d", -1) && row.c.causal == j.value("causal", false) &&
-          row.c.backward == j.value("backward", false)) {
-        row.peer_status = st;
-        row.peer_note = j.value("note", "");
-        if (st == "ok") {
-          row.peer_ms = 1e3 * num(j, "seconds");
-          row.peer_gflops = num(j, "gflops");
-          row.peer_extra_mib = num(j, "extra_mib");
+  for (const PeerSpec& spec : o.peers) {
+    PeerInfo info{spec, "", false};
+    PeerTiming unset;
+    unset.ms = unset.gflops = unset.extra_mib = kNaN;
+    for (auto& row : res.rows) row.peers.push_back(unset);
+    const std::size_t slot = res.peers.size();
+    std::string status;
+    const auto lines = run_peer(o, spec, cases, status);
+    for (const auto& j : lines) {
+      const std::string st = j.value("status", "");
+      if (st == "info") {
+        info.name = j.value("peer", "PyTorch");
+        info.available = true;
+        continue;
+      }
+      if (st == "unavailable") {
+        status = j.value("note", "peer unavailable");
+        continue;
+      }
+      for (auto& row : res.rows) {
+        if (row.c.heads == j.value("H", -1) && row.c.length == j.value("N", -1) &&
+            row.c.dim == j.value("d", -1) && row.c.causal == j.value("causal", false) &&
+            row.c.backward == j.value("backward", false)) {
+          PeerTiming& t = row.peers[slot];
+          t.status = st;
+          t.note = j.value("note", "");
+          if (st == "ok") {
+            t.ms = 1e3 * num(j, "seconds");
+            t.gflops = num(j, "gflops");
+            t.extra_mib = num(j, "extra_mib");
+          }
         }
       }
     }
+    if (!info.available)
+      info.name = str_cat(spec.method, " peer: ", status.empty() ? "unavailable" : status);
+    res.peers.push_back(info);
   }
-  if (!res.peer_available) res.peer = status.empty() ? "peer unavailable" : status;
 }
 
 void print_speed_table(const SpeedResult& r, std::FILE* out) {
@@ -268,26 +288,51 @@ void print_speed_table(const SpeedResult& r, std::FILE* out) {
   std::fprintf(out, "machine: %s; %d threads; fused kernel ISA %s\n", r.machine.c_str(), r.threads,
                r.simd.c_str());
   const BlasCoreChoice blas = current_blas_core();
-  std::fprintf(out, "ceiling: OpenBLAS sgemm 2048^3 = %.1f GFLOP/s (core %s; %s); peer: %s\n",
-               r.sgemm_gflops, blas.detected.c_str(), blas.reason.c_str(), r.peer.c_str());
-  std::fprintf(out, "%6s %4s %6s %8s | %10s %8s %7s %9s | %10s %8s %9s | %8s\n", "N", "d", "causal",
-               "pass", "attnlab ms", "GFLOP/s", "%sgemm", "extra MiB", "peer ms", "GFLOP/s",
-               "extra MiB", "speedup");
+  std::fprintf(out, "ceiling: FMA peak %.1f GFLOP/s (%s microbenchmark, best run; median %.1f)\n",
+               r.fma_peak_gflops, r.fma_peak_isa.c_str(), r.fma_peak_median_gflops);
+  std::fprintf(out,
+               "ceiling: OpenBLAS sgemm 2048^3 = %.1f GFLOP/s = %s of the FMA peak (core %s; %s)\n",
+               r.sgemm_gflops, share_of_ceiling(r.sgemm_gflops, r.fma_peak_gflops).c_str(),
+               r.blas_core.c_str(), blas.reason.c_str());
+  std::vector<std::size_t> shown;  // peers with columns (the ones that ran)
+  for (std::size_t p = 0; p < r.peers.size(); ++p) {
+    std::fprintf(out, "peer %zu: %s (%s)\n", p + 1, r.peers[p].name.c_str(),
+                 r.peers[p].spec.python.c_str());
+    if (r.peers[p].available) shown.push_back(p);
+  }
+  std::fprintf(out, "%6s %4s %6s %8s | %10s %8s %6s %6s %9s", "N", "d", "causal", "pass",
+               "attnlab ms", "GFLOP/s", "%peak", "%sgemm", "extra MiB");
+  for (std::size_t p : shown)
+    std::fprintf(out, " | %7s%zu ms %8s %9s %8s", "peer", p + 1, "GFLOP/s", "extra MiB", "speedup");
+  std::fprintf(out, "\n");
+  bool above = false;
   for (const auto& row : r.rows) {
-    const bool ok = row.peer_status == "ok";
-    std::fprintf(out, "%6lld %4lld %6s %8s | %10.2f %8.1f %6.0f%% %9s | ",
+    const std::string peak = share_of_ceiling(row.attnlab_gflops, r.fma_peak_gflops);
+    const std::string sgemm = share_of_ceiling(row.attnlab_gflops, r.sgemm_gflops);
+    above |= peak == "above" || sgemm == "above";
+    std::fprintf(out, "%6lld %4lld %6s %8s | %10.2f %8.1f %6s %6s %9s",
                  static_cast<long long>(row.c.length), static_cast<long long>(row.c.dim),
                  row.c.causal ? "yes" : "no", row.c.backward ? "fwd+bwd" : "fwd", row.attnlab_ms,
-                 row.attnlab_gflops, 100.0 * row.attnlab_gflops / r.sgemm_gflops,
+                 row.attnlab_gflops, peak.c_str(), sgemm.c_str(),
                  mib(row.attnlab_extra_mib).c_str());
-    if (ok) {
-      std::fprintf(out, "%10.2f %8.1f %9s | %7.2fx\n", row.peer_ms, row.peer_gflops,
-                   mib(row.peer_extra_mib).c_str(), row.peer_ms / row.attnlab_ms);
-    } else {
-      std::fprintf(out, "%10s %8s %9s | %8s  %s\n", "-", "-", "-", "-",
-                   row.peer_note.empty() ? row.peer_status.c_str() : row.peer_note.c_str());
+    std::string notes;
+    for (std::size_t p : shown) {
+      const PeerTiming* t = p < row.peers.size() ? &row.peers[p] : nullptr;
+      if (t && t->status == "ok") {
+        std::fprintf(out, " | %10.2f %8.1f %9s %7.2fx", t->ms, t->gflops, mib(t->extra_mib).c_str(),
+                     t->ms / row.attnlab_ms);
+      } else {
+        std::fprintf(out, " | %10s %8s %9s %8s", "-", "-", "-", "-");
+        notes += str_cat("  peer ", p + 1, ": ",
+                         t ? (t->note.empty() ? t->status : t->note) : std::string("not run"));
+      }
     }
+    std::fprintf(out, "%s\n", notes.c_str());
   }
+  if (above)
+    std::fprintf(out,
+                 "above: the kernel measured faster than that ceiling, so the ceiling was "
+                 "under-measured in this run (clock or load changed); no share is printed\n");
   // Causal speedup per (N, d, pass): non-causal time / causal time.
   for (const auto& a : r.rows) {
     if (a.c.causal) continue;
@@ -319,8 +364,16 @@ nlohmann::json to_json(const SpeedResult& r) {
   j["threads"] = r.threads;
   j["simd"] = r.simd;
   j["sgemm_gflops"] = r.sgemm_gflops;
-  j["peer"] = r.peer;
-  j["peer_available"] = r.peer_available;
+  j["blas_core"] = r.blas_core;
+  j["fma_peak"] = {{"best_gflops", r.fma_peak_gflops},
+                   {"median_gflops", r.fma_peak_median_gflops},
+                   {"isa", r.fma_peak_isa}};
+  j["peers"] = nlohmann::json::array();
+  for (const auto& p : r.peers)
+    j["peers"].push_back({{"method", p.spec.method},
+                          {"python", p.spec.python},
+                          {"name", p.name},
+                          {"available", p.available}});
   j["probe"] = {{"length", r.probe_length},
                 {"io_mib", r.probe_io_mib},
                 {"extra_mib", r.probe_extra_mib},
@@ -331,6 +384,13 @@ nlohmann::json to_json(const SpeedResult& r) {
     j["variants"].push_back({{"label", v.label}, {"ms", v.ms}, {"gflops", v.gflops}});
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) {
+    nlohmann::json peers = nlohmann::json::array();
+    for (const auto& t : row.peers)
+      peers.push_back({{"status", t.status},
+                       {"note", t.note},
+                       {"ms", t.ms},
+                       {"gflops", t.gflops},
+                       {"extra_mib", t.extra_mib}});
     j["rows"].push_back({{"H", row.c.heads},
                          {"N", row.c.length},
                          {"d", row.c.dim},
@@ -340,11 +400,7 @@ nlohmann::json to_json(const SpeedResult& r) {
                          {"attnlab_ms", row.attnlab_ms},
                          {"attnlab_gflops", row.attnlab_gflops},
                          {"attnlab_extra_mib", row.attnlab_extra_mib},
-                         {"peer_status", row.peer_status},
-                         {"peer_note", row.peer_note},
-                         {"peer_ms", row.peer_ms},
-                         {"peer_gflops", row.peer_gflops},
-                         {"peer_extra_mib", row.peer_extra_mib}});
+                         {"peers", peers}});
   }
   return j;
 }
@@ -357,8 +413,15 @@ SpeedResult speed_from_json(const nlohmann::json& j) {
     r.threads = j.at("threads").get<int>();
     r.simd = j.at("simd").get<std::string>();
     r.sgemm_gflops = num_or_nan(j.at("sgemm_gflops"));
-    r.peer = j.at("peer").get<std::string>();
-    r.peer_available = j.at("peer_available").get<bool>();
+    r.blas_core = j.at("blas_core").get<std::string>();
+    const auto& fp = j.at("fma_peak");
+    r.fma_peak_gflops = num_or_nan(fp.at("best_gflops"));
+    r.fma_peak_median_gflops = num_or_nan(fp.at("median_gflops"));
+    r.fma_peak_isa = fp.at("isa").get<std::string>();
+    for (const auto& p : j.at("peers"))
+      r.peers.push_back({{p.at("method").get<std::string>(), p.at("python").get<std::string>()},
+                         p.at("name").get<std::string>(),
+                         p.at("available").get<bool>()});
     const auto& p = j.at("probe");
     r.probe_length = p.at("length").get<Index>();
     r.probe_io_mib = num_or_nan(p.at("io_mib"));
@@ -377,11 +440,13 @@ SpeedResult speed_from_json(const nlohmann::json& j) {
       row.attnlab_ms = num_or_nan(x.at("attnlab_ms"));
       row.attnlab_gflops = num_or_nan(x.at("attnlab_gflops"));
       row.attnlab_extra_mib = num_or_nan(x.at("attnlab_extra_mib"));
-      row.peer_status = x.at("peer_status").get<std::string>();
-      row.peer_note = x.at("peer_note").get<std::string>();
-      row.peer_ms = num_or_nan(x.at("peer_ms"));
-      row.peer_gflops = num_or_nan(x.at("peer_gflops"));
-      row.peer_extra_mib = num_or_nan(x.at("peer_extra_mib"));
+      for (const auto& t : x.at("peers"))
+        row.peers.push_back({t.at("status").get<std::string>(), t.at("note").get<std::string>(),
+                             num_or_nan(t.at("ms")), num_or_nan(t.at("gflops")),
+                             num_or_nan(t.at("extra_mib"))});
+      if (row.peers.size() != r.peers.size())
+        throw FormatError(str_cat("attention speed JSON: a row has ", row.peers.size(),
+                                  " peer entries for ", r.peers.size(), " peers"));
       r.rows.push_back(row);
     }
   } catch (const nlohmann::json::exception& e) {

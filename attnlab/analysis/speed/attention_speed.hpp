@@ -1,10 +1,15 @@
 // attnlab/analysis/speed/attention_speed.hpp — fused attention speed and memory vs a named peer.
 //
 // Measures, in one run on this machine: the fused fp32 kernel (forward, and forward + backward)
-// over a grid of shapes, OpenBLAS sgemm GFLOP/s as the practical compute ceiling, and — when
-// /usr/bin/python3 can import torch (Debian python3-torch, scripts/bootstrap.sh --bench) — the
-// PyTorch composite softmax(QKᵀ/√d)V on the same shapes and thread count, by running the peer
-// script bench/attention/peer_torch.py (embedded into the binary).
+// over a grid of shapes, two ceilings — the machine's FMA peak (fma_peak.hpp, the hardware
+// bound) and OpenBLAS sgemm 2048³ on the detected core (core/blas_core.hpp, the practical one) —
+// and the PyTorch peers on the same shapes and thread count, each by running the peer script
+// bench/attention/peer_torch.py (embedded into the binary) under its own Python:
+//   "sdpa_flash"  torch 2.x scaled_dot_product_attention, flash backend forced, 4-D tensors
+//                 (torch 2.13 in the project's .venv, scripts/bootstrap.sh --bench)
+//   "composite"   softmax(QKᵀ/√d)V as four ops (Debian's python3-torch 1.13, /usr/bin/python3)
+// Shares of a ceiling are never printed above 100 %: a rate above a ceiling prints "above"
+// (share_of_ceiling), since it means the ceiling was under-measured.
 //
 // Conventions (FlashAttention benchmarks): forward FLOPs = 4·H·N·M·d, halved when causal;
 // forward + backward = 3.5 × forward. Times are medians over `repeats` runs after one warm-up.
@@ -32,13 +37,35 @@ struct SpeedCase {
   bool backward = false;  // forward + backward
 };
 
+// One peer's measurement of one case.
+struct PeerTiming {
+  std::string status = "not run";  // "ok", "skipped", "unavailable", "not run"
+  std::string note;
+  double ms = 0, gflops = 0, extra_mib = 0;  // NaN unless status == "ok"
+};
+
 struct SpeedRow {
   SpeedCase c;
   double gflop = 0;  // work of one call (FA convention)
   double attnlab_ms = 0, attnlab_gflops = 0, attnlab_extra_mib = 0;
-  std::string peer_status;  // "ok", "skipped", "unavailable", "not run"
-  std::string peer_note;
-  double peer_ms = 0, peer_gflops = 0, peer_extra_mib = 0;  // NaN unless peer_status == "ok"
+  std::vector<PeerTiming> peers;  // parallel to SpeedResult::peers
+};
+
+// A PyTorch peer: which method of peer_torch.py, under which Python.
+struct PeerSpec {
+  std::string method;  // "sdpa_flash" or "composite"
+  std::string python;  // interpreter path (PATH lookup when it has no '/')
+};
+
+// Default peers: torch 2.13 flash SDPA in .venv (relative to the working directory, where
+// `make bench` runs), then Debian's torch 1.13 composite.
+std::vector<PeerSpec> default_attention_peers();
+
+// What one peer turned out to be in this run.
+struct PeerInfo {
+  PeerSpec spec;
+  std::string name;  // e.g. "PyTorch 2.13.0 SDPA flash", or why there is none
+  bool available = false;
 };
 
 struct SpeedOptions {
@@ -51,7 +78,7 @@ struct SpeedOptions {
   Index backward_max_length = 0;  // forward + backward only for N <= this (0 = every N)
   int repeats = 3;
   bool run_peer = true;
-  std::string python = "/usr/bin/python3";
+  std::vector<PeerSpec> peers = default_attention_peers();
   double peer_memory_limit_gb = 8.0;
   double peer_timeout_s = 1800.0;
   // Memory check at long context: forward at this length (0 = skip), H = 1, d = 64.
@@ -71,10 +98,13 @@ struct VariantTiming {
 struct SpeedResult {
   std::string machine;  // CPU model and hardware threads
   int threads = 1;
-  std::string simd;         // ISA of the fused kernel
-  double sgemm_gflops = 0;  // OpenBLAS sgemm, 2048³, same thread count
-  std::string peer;         // e.g. "PyTorch 1.13.0a0 composite", or why there is none
-  bool peer_available = false;
+  std::string simd;                   // ISA of the fused kernel
+  double sgemm_gflops = 0;            // OpenBLAS sgemm, 2048³, same thread count
+  std::string blas_core;              // OpenBLAS kernel family that ran it (core/blas_core.hpp)
+  double fma_peak_gflops = 0;         // FMA microbenchmark, best run (fma_peak.hpp)
+  double fma_peak_median_gflops = 0;  // its median run
+  std::string fma_peak_isa;
+  std::vector<PeerInfo> peers;
   std::vector<SpeedRow> rows;
   // Long-context memory probe (forward, H = 1, d = 64).
   Index probe_length = 0;
@@ -87,9 +117,11 @@ struct SpeedResult {
 };
 
 SpeedResult run_attention_speed(const SpeedOptions& options);
-// Runs the PyTorch peer for every row of `result` and fills its peer columns and `peer`
-// (used by run_attention_speed and by bench/attention/attention_bench.cpp).
-void attach_attention_peer(SpeedResult& result, const SpeedOptions& options);
+// Runs every peer of options.peers for every row of `result`, filling result.peers and each
+// row's peers (used by run_attention_speed and by bench/attention/attention_bench.cpp).
+void attach_attention_peers(SpeedResult& result, const SpeedOptions& options);
+// Fills sgemm_gflops, blas_core and the FMA peak of `result` (measured now, same threads).
+void measure_ceilings(SpeedResult& result, int repeats);
 // FLOPs of one call in GFLOP (FA convention above).
 double speed_case_gflop(const SpeedCase& c);
 double measure_sgemm_gflops(Index n, int repeats);
