@@ -115,6 +115,18 @@ if [ "$want_bench" = 1 ]; then
   fi
 fi
 
+# --bench: the other Python peers in .venv beside torch 2.13: JAX (CPU jaxlib) for the NTK bench
+# and Hugging Face transformers (GPT2LMHeadModel) for the GPT-2 bench; pinned, ~1 min.
+if [ "$want_bench" = 1 ] && [ -x "$here/.venv/bin/python" ]; then
+  py_peer_pins=(jax==0.10.2 jaxlib==0.10.2 transformers==5.25.0)
+  if ! "$here/.venv/bin/python" -c "import jax, transformers; assert jax.__version__ == '0.10.2' and transformers.__version__ == '5.25.0'" >/dev/null 2>&1; then
+    echo "bootstrap: installing ${py_peer_pins[*]} into .venv" >&2
+    if ! "$here/.venv/bin/python" -m pip install -q "${py_peer_pins[@]}" >>/tmp/attnlab-pip.log 2>&1; then
+      echo "bootstrap: warning: pip install ${py_peer_pins[*]} failed (log: /tmp/attnlab-pip.log); the JAX and transformers peers will be skipped" >&2
+    fi
+  fi
+fi
+
 # --bench: Hugging Face transformers (BertModel, BertTokenizerFast), the peer of bench/bert, in
 # .venv-hf (ignored by git) over Debian's python3-torch 1.13 (--system-site-packages). 4.49.0 is
 # the newest transformers whose BertModel imports with torch 1.13 (4.50 needs torch 2's
