@@ -105,15 +105,40 @@ std::string encode_as(const Tensor3d& t, const std::vector<Index>& shape, bool f
 }
 
 // Heads [b·H, (b+1)·H) of x [B·H, R, C]: batch item b as [H, R, C].
-Tensor3d batch_item(const Tensor3d& x, Index b, Index H) {
-  Tensor3d out(H, x.dim1(), x.dim2());
+template <class T>
+Tensor3<T> batch_item(const Tensor3<T>& x, Index b, Index H) {
+  Tensor3<T> out(H, x.dim1(), x.dim2());
   std::copy_n(x.slice_data(b * H), out.size(), out.data());
   return out;
 }
 
 // Writes batch item b ([H, R, C]) into its heads of `all` [B·H, R, C].
-void put_batch_item(const Tensor3d& item, Index b, Tensor3d& all) {
+template <class T>
+void put_batch_item(const Tensor3<T>& item, Index b, Tensor3<T>& all) {
   std::copy_n(item.data(), item.size(), all.slice_data(b * item.dim0()));
+}
+
+// The heads of `op` in fp32: the loaded tensor itself for a float32 file (no copy), else a
+// rounded copy in `scratch`.
+const Tensor3f& heads_f32(const io::NpyHeads& op, Tensor3f& scratch) {
+  if (op.in_f32) return op.values_f32;
+  scratch = op.values.cast<float>();
+  return scratch;
+}
+
+// The heads of `op` in fp64 (exact for a float32 file), in `scratch` when a conversion is needed.
+const Tensor3d& heads_f64(const io::NpyHeads& op, Tensor3d& scratch) {
+  if (!op.in_f32) return op.values;
+  scratch = op.values_f32.cast<double>();
+  return scratch;
+}
+
+// Index of the first non-finite value of t, or -1.
+template <class T>
+Index first_non_finite(const Tensor3<T>& t) {
+  for (Index i = 0; i < t.size(); ++i)
+    if (!std::isfinite(t.data()[i])) return i;
+  return -1;
 }
 
 void run_attend(const AttendOptions& o) {
@@ -122,11 +147,11 @@ void run_attend(const AttendOptions& o) {
   io::NpyHeads q, k, v;
   {
     auto t = timings.scope("load");
-    q = io::load_npy_heads(o.q_path, "q");
-    k = io::load_npy_heads(o.k_path, "k");
-    v = io::load_npy_heads(o.v_path, "v");
+    // Float32 files stay float32 (the fused kernel's type): no fp64 copy of the inputs.
+    q = io::load_npy_heads(o.q_path, "q", io::NpyStorage::as_stored);
+    k = io::load_npy_heads(o.k_path, "k", io::NpyStorage::as_stored);
+    v = io::load_npy_heads(o.v_path, "v", io::NpyStorage::as_stored);
   }
-  const Tensor3d &Q = q.values, &K = k.values, &V = v.values;  // [B·H, N, d], [B·H, M, d|dv]
   const std::string q_text = operand_text("q", q, o.q_path),
                     k_text = operand_text("k", k, o.k_path),
                     v_text = operand_text("v", v, o.v_path);
@@ -139,15 +164,15 @@ void run_attend(const AttendOptions& o) {
                           q_text, ", ", k_text, ", ", v_text)
                 : str_cat("attend: head counts differ: ", q_text, ", ", k_text, ", ", v_text));
   }
-  if (Q.dim2() != K.dim2()) {
+  if (q.cols() != k.cols()) {
     throw InputError(
         str_cat("attend: q and k need the same last dimension d: ", q_text, ", ", k_text));
   }
-  if (K.dim1() != V.dim1()) {
+  if (k.rows() != v.rows()) {
     throw InputError(
         str_cat("attend: k and v need the same number of rows M: ", k_text, ", ", v_text));
   }
-  const Index B = q.batch(), H = q.heads(), N = Q.dim1(), M = K.dim1(), d = Q.dim2(), dv = V.dim2();
+  const Index B = q.batch(), H = q.heads(), N = q.rows(), M = k.rows(), d = q.cols(), dv = v.cols();
   const bool q_float32 = q.dtype == io::NpyDtype::kF32;
 
   AttentionSpec spec;
@@ -203,65 +228,94 @@ void run_attend(const AttendOptions& o) {
   // [H, N, M] in fp64 per batch item; the fused one keeps O(N·d) tiles.
   const double hd = static_cast<double>(H), nd = static_cast<double>(N),
                md = static_cast<double>(M);
-  const double item_inputs = 8.0 * hd * (nd * static_cast<double>(d) + md * (d + dv));
-  const double kernel_bytes =
-      kernel == attention::Kernel::reference ? 16.0 * hd * nd * md : 0.5 * item_inputs;
+  const bool fused = kernel == attention::Kernel::fused;
+  const double item_inputs =
+      (fused ? 4.0 : 8.0) * hd * (nd * static_cast<double>(d) + md * static_cast<double>(d + dv));
+  const double kernel_bytes = fused ? item_inputs : 16.0 * hd * nd * md;
   require_memory(
       str_cat("attend: --kernel ", attention::to_string(kernel), " on H=", H, ", N=", N, ", M=", M),
-      8.0 * out_count + (wants_weights ? 8.0 * weight_count : 0.0) + item_inputs + kernel_bytes,
+      (fused ? 4.0 : 8.0) * out_count + (wants_weights ? 8.0 * weight_count : 0.0) + item_inputs +
+          kernel_bytes,
       memory_limit(o.max_memory),
-      kernel == attention::Kernel::reference
-          ? "fp64 logits and weights [H, N, M] of the reference kernel, plus the outputs"
-          : "the outputs and fp32 copies of q, k, v");
+      fused ? "the fp32 outputs, per-item copies of q, k, v and the fused kernel's packed panels"
+            : "fp64 logits and weights [H, N, M] of the reference kernel, plus the outputs");
   if (o.diagnostics && spec.normalizer == attention::Normalizer::none) {
     throw UsageError(
         "attend: --diagnostics needs a normalizer (weights of 'none' are not a distribution)");
   }
   // Batch items run one after another, each as an [H, N, d] problem, so that head h of every
   // item gets the spec's head-h mods; without a batch dim (B = 1) the input runs as it is.
-  Tensor3d out(B * H, N, dv), weights;
-  if (wants_weights) weights = Tensor3d(B * H, N, M);
+  // The fused kernel reads and writes fp32 (inputs used in place when the files are float32);
+  // the reference kernel runs in fp64.
+  Tensor3f out_f32;       // [B·H, N, dv], fused kernel
+  Tensor3d out, weights;  // [B·H, N, dv] and [B·H, N, M], reference kernel
   nlohmann::json head_summaries = nlohmann::json::array();
   {
     auto t = timings.scope("attention");
-    for (Index b = 0; b < B; ++b) {
-      Tensor3d item_q, item_k, item_v;
-      if (B > 1) {
-        item_q = batch_item(Q, b, H);
-        item_k = batch_item(K, b, H);
-        item_v = batch_item(V, b, H);
-      }
-      const Tensor3d &bq = B > 1 ? item_q : Q, &bk = B > 1 ? item_k : K,
-                     &bv = B > 1 ? item_v : V;  // [H, N, d], [H, M, d], [H, M, dv]
-      attention::RowDiagnostics diag;
-      if (kernel == attention::Kernel::fused) {
+    if (fused) {
+      Tensor3f scratch_q, scratch_k, scratch_v;
+      const Tensor3f &Q = heads_f32(q, scratch_q), &K = heads_f32(k, scratch_k),
+                     &V = heads_f32(v, scratch_v);  // [B·H, N, d], [B·H, M, d], [B·H, M, dv]
+      if (B > 1) out_f32 = Tensor3f(B * H, N, dv);
+      for (Index b = 0; b < B; ++b) {
+        Tensor3f item_q, item_k, item_v;
+        if (B > 1) {
+          item_q = batch_item(Q, b, H);
+          item_k = batch_item(K, b, H);
+          item_v = batch_item(V, b, H);
+        }
         attention::AttendOptions ao;
         ao.kernel = attention::Kernel::fused;
         ao.diagnostics = o.diagnostics;
         ao.fused.block_q = o.block_q;
         ao.fused.block_k = o.block_k;
         attention::AttendResult r =
-            attention::attend(bq.cast<float>(), bk.cast<float>(), bv.cast<float>(), spec, ao);
-        put_batch_item(r.out.cast<double>(), b, out);
-        diag = std::move(r.diagnostics);
-      } else {
+            attention::attend(B > 1 ? item_q : Q, B > 1 ? item_k : K, B > 1 ? item_v : V, spec, ao);
+        if (B > 1)
+          put_batch_item(r.out, b, out_f32);
+        else
+          out_f32 = std::move(r.out);
+        if (o.diagnostics) append_head_summaries(r.diagnostics, batched ? b : -1, head_summaries);
+      }
+    } else {
+      Tensor3d scratch_q, scratch_k, scratch_v;
+      const Tensor3d &Q = heads_f64(q, scratch_q), &K = heads_f64(k, scratch_k),
+                     &V = heads_f64(v, scratch_v);
+      out = Tensor3d(B * H, N, dv);
+      if (wants_weights) weights = Tensor3d(B * H, N, M);
+      for (Index b = 0; b < B; ++b) {
+        Tensor3d item_q, item_k, item_v;
+        if (B > 1) {
+          item_q = batch_item(Q, b, H);
+          item_k = batch_item(K, b, H);
+          item_v = batch_item(V, b, H);
+        }
+        const Tensor3d &bq = B > 1 ? item_q : Q, &bk = B > 1 ? item_k : K,
+                       &bv = B > 1 ? item_v : V;  // [H, N, d], [H, M, d], [H, M, dv]
         attention::ReferenceForward fwd = attention::attention_forward_reference(bq, bk, bv, spec);
         put_batch_item(fwd.out, b, out);
-        if (o.diagnostics) diag = attention::row_diagnostics_reference(fwd);
+        if (o.diagnostics)
+          append_head_summaries(attention::row_diagnostics_reference(fwd), batched ? b : -1,
+                                head_summaries);
         if (wants_weights) put_batch_item(fwd.weights, b, weights);
       }
-      if (o.diagnostics) append_head_summaries(diag, batched ? b : -1, head_summaries);
     }
   }
-  for (Index i = 0; i < out.size(); ++i) {
-    if (!std::isfinite(out.data()[i])) {
-      throw NumericError(
-          str_cat("attend: non-finite output at flat index ", i, " (spec: ", spec.describe(), ")"));
-    }
+  if (const Index bad = fused ? first_non_finite(out_f32) : first_non_finite(out); bad >= 0) {
+    throw NumericError(
+        str_cat("attend: non-finite output at flat index ", bad, " (spec: ", spec.describe(), ")"));
   }
 
   OutputSet outputs;
-  outputs.add(o.out_path, encode_as(out, shape_like(q.shape, dv), q_float32));
+  const std::vector<Index> out_shape = shape_like(q.shape, dv);
+  if (fused && q_float32) {
+    // Header, then the kernel's own output buffer: no encoded copy of the array.
+    outputs.add(o.out_path, io::npy_header_f32(out_shape),
+                std::string_view(reinterpret_cast<const char*>(out_f32.data()),
+                                 static_cast<std::size_t>(out_f32.size()) * sizeof(float)));
+  } else {
+    outputs.add(o.out_path, encode_as(fused ? out_f32.cast<double>() : out, out_shape, q_float32));
+  }
   if (wants_weights) {
     outputs.add(o.weights_path, encode_as(weights, shape_like(q.shape, M), q_float32));
   }

@@ -54,7 +54,7 @@ int sync_fd(int fd) {
 // run whose PID came round again is skipped, never reused). Returns the temporary's path. Every
 // failure (open, short write, fsync, close) removes the temporary and throws an InputError
 // naming the destination and the OS reason.
-fs::path write_temp(const fs::path& dest, std::string_view bytes) {
+fs::path write_temp(const fs::path& dest, std::string_view bytes, std::string_view more) {
   fs::path temp;
   int fd = -1;
   for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
@@ -69,6 +69,7 @@ fs::path write_temp(const fs::path& dest, std::string_view bytes) {
   }
   const char* step = "write";
   int err = write_all(fd, bytes);
+  if (err == 0) err = write_all(fd, more);
   if (err == 0) {
     err = sync_fd(fd);
     step = "fsync";
@@ -105,12 +106,14 @@ void sync_parent_directory(const fs::path& file) {
 
 // Writes bytes straight into an existing FIFO or character device, or appends them to the
 // regular file behind /dev/stdout (no temporary, no rename).
-void write_in_place(const fs::path& path, std::string_view bytes) {
+void write_in_place(const fs::path& path, std::string_view bytes, std::string_view more) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) {
     throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(errno)));
   }
-  if (const int err = write_all(fd, bytes); err != 0) {
+  int err = write_all(fd, bytes);
+  if (err == 0) err = write_all(fd, more);
+  if (err != 0) {
     ::close(fd);
     throw InputError(str_cat("cannot write '", path.string(), "': ", std::strerror(err)));
   }
@@ -165,7 +168,11 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
 }
 
 void OutputSet::add(fs::path path, std::string bytes) {
-  pending_.push_back({std::move(path), std::move(bytes)});
+  pending_.push_back({std::move(path), std::move(bytes), {}});
+}
+
+void OutputSet::add(fs::path path, std::string head, std::string_view borrowed_body) {
+  pending_.push_back({std::move(path), std::move(head), borrowed_body});
 }
 
 void OutputSet::commit() {
@@ -183,10 +190,11 @@ void OutputSet::commit() {
   try {
     for (std::size_t i = 0; i < pending_.size(); ++i) {
       if (targets[i].in_place) continue;
-      temps[i] = write_temp(targets[i].path, pending_[i].bytes);
+      temps[i] = write_temp(targets[i].path, pending_[i].bytes, pending_[i].borrowed);
     }
     for (std::size_t i = 0; i < pending_.size(); ++i)
-      if (targets[i].in_place) write_in_place(targets[i].path, pending_[i].bytes);
+      if (targets[i].in_place)
+        write_in_place(targets[i].path, pending_[i].bytes, pending_[i].borrowed);
   } catch (...) {
     cleanup();
     throw;

@@ -24,6 +24,7 @@
 // Usage:
 //   write_file_atomic("out/result.json", json_text);
 //   OutputSet outs;  outs.add("O.npy", npy_bytes);  outs.add("R.json", text);  outs.commit();
+//   outs.add("O.npy", npy_header_f32(shape), body_view);  // body borrowed: no copy of big data
 #pragma once
 
 #include <filesystem>
@@ -46,6 +47,9 @@ OutputTarget resolve_output_target(const std::filesystem::path& path);
 class OutputSet {
  public:
   void add(std::filesystem::path path, std::string bytes);
+  // The file is `head` followed by `borrowed_body`, which is not copied: the memory it views
+  // must stay valid and unchanged until commit() returns.
+  void add(std::filesystem::path path, std::string head, std::string_view borrowed_body);
   bool empty() const { return pending_.empty(); }
   // Writes every file to a temporary name, then renames them all into place.
   void commit();
@@ -53,7 +57,8 @@ class OutputSet {
  private:
   struct Pending {
     std::filesystem::path path;
-    std::string bytes;
+    std::string bytes;          // owned head
+    std::string_view borrowed;  // written after it
   };
   std::vector<Pending> pending_;
 };

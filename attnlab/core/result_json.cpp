@@ -1,5 +1,7 @@
 #include "attnlab/core/result_json.hpp"
 
+#include "attnlab/core/memory.hpp"
+
 #include <ctime>
 #include <fstream>
 
@@ -64,6 +66,8 @@ nlohmann::json make_result_envelope(const RunInfo& info, const Timings& timings,
   nlohmann::json t = nlohmann::json::object();
   for (const auto& [name, seconds] : timings.totals()) t[name] = seconds;
   env["timings_s"] = t;
+  // Peak resident memory of the process so far (VmHWM; the outputs are encoded by then).
+  env["peak_rss_mib"] = static_cast<double>(peak_rss_bytes()) / (1 << 20);
   env["result"] = std::move(result);
   return env;
 }

@@ -7,7 +7,9 @@
 //     "attnlab_version": "0.1.0", "git_revision": "1a2b3c4d5e6f[-dirty]",
 //     "command_line": ["attnlab", "attend", ...], "seed": 0, "threads": 2,
 //     "host": {"cpu": "...", "hardware_threads": 2}, "created_utc": "2026-11-23T10:44:00Z",
-//     "timings_s": {"forward": 0.01, ...}, "result": { ...study-specific... } }
+//     "timings_s": {"forward": 0.01, ...}, "peak_rss_mib": 112.4,
+//     "result": { ...study-specific... } }
+// peak_rss_mib: the process's peak resident memory (VmHWM) when the envelope was made.
 //
 // Non-finite doubles are written as null (JSON has no NaN); readers treat null as "not defined".
 //

@@ -405,8 +405,9 @@ std::string describe(const char* what, const fs::path& path) {
   return str_cat(what, " '", path.string(), "'");
 }
 
-// Float array -> values into `out` (count doubles, C order), rejecting NaN/Inf.
-void read_finite_floats(const LoadedNpy& f, const fs::path& path, const char* what, double* out) {
+// Float array -> values into `out` (count of T, C order), rejecting NaN/Inf.
+template <class T>
+void read_finite_floats(const LoadedNpy& f, const fs::path& path, const char* what, T* out) {
   visit_values(f.header, f.bytes, path.string(), [&](Index i, auto v) {
     const double x = static_cast<double>(v);
     if (!std::isfinite(x)) {
@@ -414,7 +415,7 @@ void read_finite_floats(const LoadedNpy& f, const fs::path& path, const char* wh
                                multi_index_text(f.header.shape, i), " is ",
                                std::isnan(x) ? "NaN" : "Inf", "; inputs must be finite"));
     }
-    out[i] = x;
+    out[i] = static_cast<T>(v);
   });
 }
 
@@ -450,10 +451,9 @@ Index checked_count(std::span<const Index> shape) {
   return count;
 }
 
-template <class T>
-std::string encode_typed(const T* data, std::span<const Index> shape, const char* descr) {
-  const Index count = checked_count(shape);
-  if (count > 0 && data == nullptr) throw Error("encode_npy: null data for a non-empty shape");
+// Header bytes (magic .. '\n', a multiple of 64) of a C-order array; `data_bytes` is reserved
+// after them in the returned string's capacity.
+std::string encode_header(std::span<const Index> shape, const char* descr, std::size_t data_bytes) {
   const std::string dict = str_cat(
       "{'descr': '", descr, "', 'fortran_order': False, 'shape': ", shape_text(shape), ", }");
   // Magic + version + length field, then the dict, padding and '\n', to a multiple of 64.
@@ -468,7 +468,6 @@ std::string encode_typed(const T* data, std::span<const Index> shape, const char
   const std::size_t total = padded_total(prefix);
   const std::size_t unpadded = prefix + dict.size() + 1;
   const std::size_t header_len = total - prefix;
-  const std::size_t data_bytes = static_cast<std::size_t>(count) * sizeof(T);
 
   std::string out;
   out.reserve(total + data_bytes);
@@ -481,6 +480,15 @@ std::string encode_typed(const T* data, std::span<const Index> shape, const char
   out += dict;
   out.append(total - unpadded, ' ');
   out += '\n';
+  return out;
+}
+
+template <class T>
+std::string encode_typed(const T* data, std::span<const Index> shape, const char* descr) {
+  const Index count = checked_count(shape);
+  if (count > 0 && data == nullptr) throw Error("encode_npy: null data for a non-empty shape");
+  const std::size_t data_bytes = static_cast<std::size_t>(count) * sizeof(T);
+  std::string out = encode_header(shape, descr, data_bytes);
   if (data_bytes > 0) out.append(reinterpret_cast<const char*>(data), data_bytes);
   return out;
 }
@@ -640,7 +648,7 @@ Tensor3d load_npy_tensor3(const fs::path& path, const char* what) {
   return t;
 }
 
-NpyHeads load_npy_heads(const fs::path& path, const char* what) {
+NpyHeads load_npy_heads(const fs::path& path, const char* what, NpyStorage storage) {
   const LoadedNpy f = read_npy_file(path, what);
   require_float(f, path, what);
   require_rank(f, path, what, 2, 4, "[N, d], [H, N, d] or [B, H, N, d]");
@@ -657,8 +665,14 @@ NpyHeads load_npy_heads(const fs::path& path, const char* what) {
     throw InputError(
         str_cat(describe(what, path), ": shape ", shape_text(s), " has more than 2^34 heads B·H"));
   }
-  out.values = Tensor3d(heads, s[r - 2], s[r - 1]);
-  read_finite_floats(f, path, what, out.values.data());
+  if (storage == NpyStorage::as_stored && out.dtype == NpyDtype::kF32) {
+    out.values_f32 = Tensor3f(heads, s[r - 2], s[r - 1]);
+    out.in_f32 = true;
+    read_finite_floats(f, path, what, out.values_f32.data());
+  } else {
+    out.values = Tensor3d(heads, s[r - 2], s[r - 1]);
+    read_finite_floats(f, path, what, out.values.data());
+  }
   return out;
 }
 
@@ -714,6 +728,11 @@ std::vector<std::uint8_t> load_npy_mask(const fs::path& path) {
     out[i] = static_cast<std::uint8_t>(v);
   });
   return out;
+}
+
+std::string npy_header_f32(std::span<const Index> shape) {
+  checked_count(shape);
+  return encode_header(shape, "<f4", 0);
 }
 
 std::string encode_npy(const float* data, std::span<const Index> shape) {

@@ -108,18 +108,26 @@ Tensor3d load_npy_tensor3(const std::filesystem::path& path, const char* what);
 // Attention heads as users have them: a float32/float64 [N, d], [H, N, d] or [B, H, N, d] array
 // (the last is what PyTorch code produces) with only finite values, flattened to B·H independent
 // heads. `shape` keeps the file's own shape, so a caller can check operands against each other
-// and write results back in the same rank.
+// and write results back in the same rank. Storage: NpyStorage::f64 (default) converts every
+// file to `values`; NpyStorage::as_stored keeps a float32 file in `values_f32` (values stays
+// empty: no fp64 copy, half the memory) and a float64 file in `values`.
+enum class NpyStorage { f64, as_stored };
 struct NpyHeads {
   Tensor3d values;                  // [B·H, N, d]; head (b, h) is values.slice(b * H + h)
+  Tensor3f values_f32;              // [B·H, N, d] instead, for a float32 file under as_stored
   std::vector<Index> shape;         // as in the file: [N, d], [H, N, d] or [B, H, N, d]
   NpyDtype dtype = NpyDtype::kF64;  // kF32 or kF64, as stored
+  bool in_f32 = false;              // the values are in values_f32 (as_stored, float32 file)
+  Index rows() const { return shape[shape.size() - 2]; }  // N
+  Index cols() const { return shape.back(); }             // d
   // B: the first dim of a 4-D file, else 1.
   Index batch() const { return shape.size() == 4 ? shape[0] : 1; }
   // H: the dim before [N, d] of a 3-D or 4-D file, else 1.
   Index heads() const { return shape.size() >= 3 ? shape[shape.size() - 3] : 1; }
 };
 // Same checks and messages as load_npy_tensor3, with 4-D accepted.
-NpyHeads load_npy_heads(const std::filesystem::path& path, const char* what);
+NpyHeads load_npy_heads(const std::filesystem::path& path, const char* what,
+                        NpyStorage storage = NpyStorage::f64);
 // A float32/float64 2-D array [rows, cols] with only finite values.
 MatrixD load_npy_matrix(const std::filesystem::path& path, const char* what);
 // A 1-D label vector [n]: any integer or bool dtype, or a float dtype whose values are all
@@ -140,6 +148,11 @@ std::string encode_npy(const Tensor3f& t);                                      
 std::string encode_npy(const Tensor3d& t);                                       // [A, R, C]
 std::string encode_npy(const MatrixF& m);                                        // [R, C]
 std::string encode_npy(const MatrixD& m);                                        // [R, C]
+
+// The header bytes alone (magic, version, dict, padding: a multiple of 64) of a C-order '<f4'
+// array of this shape; the raw little-endian floats follow it. For writers that stream data
+// from memory they already hold (OutputSet::add with a borrowed body) instead of copying it.
+std::string npy_header_f32(std::span<const Index> shape);
 
 // encode_npy, then write_file_atomic (core/atomic_file.hpp): no partial file on failure.
 void save_npy(const std::filesystem::path& path, const float* data, std::span<const Index> shape);
