@@ -25,6 +25,12 @@ Index round_up(Index x, Index m) {
   return (x + m - 1) / m * m;
 }
 
+// Leading dimension (floats) of a packed [depth, Mp] panel: Mp, plus one vector of L floats
+// when Mp·4 bytes is a multiple of 1 KiB (FusedOptions::pad_panel_stride).
+Index panel_stride(Index Mp, int L, bool pad) {
+  return pad && (Mp * static_cast<Index>(sizeof(float))) % 1024 == 0 ? Mp + L : Mp;
+}
+
 // What every query row needs, precomputed once: its visible key band [lo, hi), the end of its
 // visible sink keys [0, sink_hi), and its logit multiplier in the exp2 domain.
 struct RowGeometry {
@@ -291,13 +297,14 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
   const RowGeometry geo = make_geometry(mods, spec, N, M);
   const KeyMask km = make_key_mask(spec, M, Mp, Bc);
 
-  // Packed operands: Kᵀ [H, d, Mp] (keys contiguous) and V [H, Mp, dvp], zero-padded.
-  AlignedVector<float> kt(static_cast<std::size_t>(H * d * Mp), 0.0f);
+  // Packed operands: Kᵀ [H, d, ldk] (keys contiguous, ldk >= Mp) and V [H, Mp, dvp], zero-padded.
+  const Index ldk = panel_stride(Mp, L, opt.pad_panel_stride);
+  AlignedVector<float> kt(static_cast<std::size_t>(H * d * ldk), 0.0f);
   AlignedVector<float> vp(static_cast<std::size_t>(H * Mp * dvp), 0.0f);
 #pragma omp parallel for schedule(static)
   for (Index h = 0; h < H; ++h) {
     for (Index j = 0; j < M; ++j) {
-      for (Index t = 0; t < d; ++t) kt[(h * d + t) * Mp + j] = k(h, j, t);
+      for (Index t = 0; t < d; ++t) kt[(h * d + t) * ldk + j] = k(h, j, t);
       for (Index t = 0; t < dv; ++t) vp[(h * Mp + j) * dvp + t] = v(h, j, t);
     }
   }
@@ -348,10 +355,10 @@ FusedForward forward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& 
           const Index ncols = cr.hi - cr.lo, key0 = b0 + cr.lo;
           if (use_blas) {
             gemm(Trans::no, Trans::no, g1 - g0, ncols, d, 1.0f, qs.data() + g0 * d, d,
-                 kt.data() + h * d * Mp + key0, Mp, 0.0f, tile.data() + g0 * Bc + cr.lo, Bc);
+                 kt.data() + h * d * ldk + key0, ldk, 0.0f, tile.data() + g0 * Bc + cr.lo, Bc);
           } else {
             tiles::gemm_abt<S>(g1 - g0, ncols, d, qs.data() + g0 * d, d,
-                               kt.data() + h * d * Mp + key0, Mp, tile.data() + g0 * Bc + cr.lo,
+                               kt.data() + h * d * ldk + key0, ldk, tile.data() + g0 * Bc + cr.lo,
                                Bc);
           }
           for (Index r = g0; r < g1; ++r) {
@@ -448,7 +455,9 @@ FusedGrads backward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& v
   FusedGrads g{Tensor3f(H, N, d), Tensor3f(H, M, d), Tensor3f(H, M, dv),
                std::vector<double>(static_cast<std::size_t>(H), 0.0)};
   // Per-head packed operands, reused across heads.
-  AlignedVector<float> kt(static_cast<std::size_t>(d * Mp)), vt(static_cast<std::size_t>(dv * Mp));
+  const Index ldk = panel_stride(Mp, L, opt.pad_panel_stride);  // Kᵀ [d, ldk], Vᵀ [dv, ldk]
+  AlignedVector<float> kt(static_cast<std::size_t>(d * ldk)),
+      vt(static_cast<std::size_t>(dv * ldk));
   AlignedVector<float> kp(static_cast<std::size_t>(Mp * dp)), qs(static_cast<std::size_t>(N * d));
   AlignedVector<float> qp(static_cast<std::size_t>(N * dp)), dop(static_cast<std::size_t>(N * dvp));
   std::vector<float> dsum(static_cast<std::size_t>(N)), lse2(static_cast<std::size_t>(N));
@@ -462,8 +471,8 @@ FusedGrads backward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& v
     std::fill(qp.begin(), qp.end(), 0.0f);
     std::fill(dop.begin(), dop.end(), 0.0f);
     for (Index j = 0; j < M; ++j) {
-      for (Index t = 0; t < d; ++t) kt[t * Mp + j] = kp[j * dp + t] = k(h, j, t);
-      for (Index t = 0; t < dv; ++t) vt[t * Mp + j] = v(h, j, t);
+      for (Index t = 0; t < d; ++t) kt[t * ldk + j] = kp[j * dp + t] = k(h, j, t);
+      for (Index t = 0; t < dv; ++t) vt[t * ldk + j] = v(h, j, t);
     }
     for (Index i = 0; i < N; ++i) {
       double acc = 0.0;
@@ -518,10 +527,10 @@ FusedGrads backward_impl(const Tensor3f& q, const Tensor3f& k, const Tensor3f& v
             }
             if (gr.hi <= gr.lo) continue;
             const Index gc = gr.hi - gr.lo, gkey0 = b0 + gr.lo;
-            tiles::gemm_abt<S>(g1 - g0, gc, d, qs.data() + (i0 + g0) * d, d, kt.data() + gkey0, Mp,
+            tiles::gemm_abt<S>(g1 - g0, gc, d, qs.data() + (i0 + g0) * d, d, kt.data() + gkey0, ldk,
                                st.data() + g0 * Bc + gr.lo, Bc);
             tiles::gemm_abt<S>(g1 - g0, gc, dv, dop.data() + (i0 + g0) * dvp, dvp,
-                               vt.data() + gkey0, Mp, dpt.data() + g0 * Bc + gr.lo, Bc);
+                               vt.data() + gkey0, ldk, dpt.data() + g0 * Bc + gr.lo, Bc);
             for (Index r = g0; r < g1; ++r) {
               const Index i = i0 + r;
               float* s = st.data() + r * Bc + gr.lo;

@@ -95,6 +95,7 @@ TEST(AttentionSpeed, TwoPeersAlignedWithRowsAndJsonRoundTrip) {
   o.repeats = 1;
   o.memory_probe_length = 0;
   o.variant_length = 0;
+  o.stride_probe_length = 0;
   o.peers = {{"sdpa_flash", fake_python(dir)}, {"composite", (dir / "no-such-python").string()}};
   const SpeedResult r = run_attention_speed(o);
   ASSERT_EQ(r.rows.size(), 1u);

@@ -211,7 +211,7 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
     const double gflop = speed_case_gflop(vc);
     auto add = [&](const std::string& label, const attention::FusedOptions& fo) {
       const Timed t = time_fused(vc, o.repeats, o.seed + 7, fo);
-      res.variants.push_back({label, t.ms, gflop / (t.ms / 1e3)});
+      res.variants.push_back({label, t.ms, gflop / (t.ms / 1e3), vc.length, vc.dim});
     };
     attention::FusedOptions tiles_opt, blas_opt, diag_opt;
     blas_opt.microkernel = attention::MicroKernel::blas;
@@ -219,6 +219,17 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
     add("register tiles (default)", tiles_opt);
     add("OpenBLAS sgemm per tile", blas_opt);
     add("register tiles + streamed diagnostics", diag_opt);
+  }
+  if (o.stride_probe_length > 96) {
+    for (const Index n : {o.stride_probe_length - 96, o.stride_probe_length})
+      for (const bool pad : {true, false}) {
+        const SpeedCase pc{o.heads, n, 128, false, false};
+        attention::FusedOptions fo;
+        fo.pad_panel_stride = pad;
+        const Timed t = time_fused(pc, o.repeats, o.seed + 11, fo);
+        res.variants.push_back({pad ? "panel stride padded (default)" : "panel stride unpadded",
+                                t.ms, speed_case_gflop(pc) / (t.ms / 1e3), n, 128});
+      }
   }
   bar.advance();
   if (o.run_peer) attach_attention_peers(res, o);
@@ -344,8 +355,8 @@ void print_speed_table(const SpeedResult& r, std::FILE* out) {
                      a.c.backward ? "fwd+bwd" : "fwd", a.attnlab_ms / b.attnlab_ms);
   }
   for (const auto& v : r.variants) {
-    std::fprintf(out, "variant N=%lld d=64 H=%lld fwd, %s: %.2f ms, %.1f GFLOP/s\n",
-                 static_cast<long long>(r.variant_length),
+    std::fprintf(out, "variant N=%lld d=%lld H=%lld fwd, %s: %.2f ms, %.1f GFLOP/s\n",
+                 static_cast<long long>(v.length), static_cast<long long>(v.dim),
                  static_cast<long long>(r.rows.empty() ? 8 : r.rows[0].c.heads), v.label.c_str(),
                  v.ms, v.gflops);
   }
@@ -381,7 +392,8 @@ nlohmann::json to_json(const SpeedResult& r) {
   j["variant_length"] = r.variant_length;
   j["variants"] = nlohmann::json::array();
   for (const auto& v : r.variants)
-    j["variants"].push_back({{"label", v.label}, {"ms", v.ms}, {"gflops", v.gflops}});
+    j["variants"].push_back(
+        {{"label", v.label}, {"ms", v.ms}, {"gflops", v.gflops}, {"N", v.length}, {"d", v.dim}});
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) {
     nlohmann::json peers = nlohmann::json::array();
@@ -430,8 +442,9 @@ SpeedResult speed_from_json(const nlohmann::json& j) {
     r.variant_length = j.value("variant_length", Index{0});
     if (j.contains("variants"))
       for (const auto& v : j.at("variants"))
-        r.variants.push_back(
-            {v.at("label").get<std::string>(), num_or_nan(v.at("ms")), num_or_nan(v.at("gflops"))});
+        r.variants.push_back({v.at("label").get<std::string>(), num_or_nan(v.at("ms")),
+                              num_or_nan(v.at("gflops")), v.at("N").get<Index>(),
+                              v.at("d").get<Index>()});
     for (const auto& x : j.at("rows")) {
       SpeedRow row;
       row.c = {x.at("H").get<Index>(), x.at("N").get<Index>(), x.at("d").get<Index>(),

@@ -86,13 +86,17 @@ struct SpeedOptions {
   // Kernel-variant comparison at one shape (H, this N, d = 64, non-causal forward; 0 = skip):
   // register tiles vs one sgemm per tile product, and the cost of streamed diagnostics.
   Index variant_length = 4096;
+  // Panel-stride probe (0 = skip): d = 128 non-causal forward at N = this − 96 (a stride that is
+  // no multiple of 1 KiB) and at N = this, with FusedOptions::pad_panel_stride on and off.
+  Index stride_probe_length = 4096;
   std::uint64_t seed = 0;
 };
 
-// One kernel variant timed at the variant shape.
+// One kernel variant timed at one shape (H = SpeedOptions::heads, non-causal forward).
 struct VariantTiming {
   std::string label;  // e.g. "tiles", "BLAS sgemm per tile", "tiles + diagnostics"
   double ms = 0, gflops = 0;
+  Index length = 0, dim = 64;
 };
 
 struct SpeedResult {

@@ -22,12 +22,14 @@ nlohmann::json run_speed_study(const ReportOptions& options) {
     o.repeats = 2;
     o.memory_probe_length = 8192;
     o.variant_length = 1024;
+    o.stride_probe_length = 0;
   } else {
     o.lengths = {512, 1024, 2048, 4096};
     o.backward_max_length = 2048;
     o.repeats = 2;
     o.memory_probe_length = 32768;
     o.variant_length = 2048;
+    o.stride_probe_length = 2048;
   }
   return analysis::to_json(analysis::run_attention_speed(o));
 }
@@ -170,8 +172,9 @@ std::string render_speed_section(const nlohmann::json& result) {
                         "× faster than full attention (ideal: 2×).");
   }
   for (const auto& v : r.variants)
-    notes.push_back("Kernel variant at N = " + std::to_string(r.variant_length) + ", d = 64, " +
-                    "forward: " + v.label + " — " + format_number(v.gflops, 3) + " GFLOP/s.");
+    notes.push_back("Kernel variant at N = " + std::to_string(v.length) +
+                    ", d = " + std::to_string(v.dim) + ", forward: " + v.label + " — " +
+                    format_number(v.gflops, 3) + " GFLOP/s.");
   if (r.probe_length > 0)
     notes.push_back("Memory probe, N = " + std::to_string(r.probe_length) +
                     ", d = 64, one head, forward: q, k, v and out take " +
