@@ -30,6 +30,7 @@
 #include "attnlab/core/rng.hpp"
 #include "attnlab/io/safetensors.hpp"
 #include "attnlab/models/tinylm/checkpoint.hpp"
+#include "attnlab/report/gnuplot.hpp"
 #include "tests/cli/gpt2_cli_support.hpp"
 #include "tests/cli/kernel_cli_support.hpp"
 
@@ -513,6 +514,67 @@ TEST(CrashSafetyWriter, ShortWriteIsDetectedAndTheOldFileKept) {
   EXPECT_TRUE(contains(msg, "File too large")) << msg;
   EXPECT_EQ(read_file(target), "old");
   EXPECT_TRUE(temp_files(dir.path()).empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// attnlab report: every file of the page is written through one OutputSet, so a SIGKILL at any
+// point leaves each final name absent, old, or complete.
+
+// True when `html` is a whole page (the renderer's last bytes).
+bool is_complete_page(const std::string& html) {
+  return html.size() > 16 && html.compare(html.size() - 8, 8, "</html>\n") == 0;
+}
+
+TEST(CrashSafetyReport, SigkillAtRandomPointsLeavesNoHalfWrittenPage) {
+  if (!report::gnuplot_available()) GTEST_SKIP() << "gnuplot not installed";
+  testing::TempDir dir;
+  const auto args = [&](const fs::path& out) {
+    return std::vector<std::string>{"report",    "--quick", "--only", "variants",
+                                    "--threads", "1",       "--out",  out.string()};
+  };
+  testing::CliResult ref;
+  const double run_seconds = seconds_of([&] { ref = run_cli(args(dir / "ref")); });
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  const auto ref_result = without_timings(
+      nlohmann::json::parse(read_file(dir / "ref" / "data" / "variants.json"))["result"]);
+  ASSERT_TRUE(is_complete_page(read_file(dir / "ref" / "index.html")));
+  constexpr int kTrials = 10;
+  Rng rng(4242);
+  double upper = 1.5 * run_seconds;
+  int killed = 0, finished_first = 0, page_after_kill = 0;
+  for (int t = 0; t < kTrials; ++t) {
+    SCOPED_TRACE(str_cat("trial ", t));
+    const fs::path out = dir / str_cat("r", t);
+    const double delay = t % 2 == 0 ? rng.uniform(0.0, upper) : rng.uniform(0.7 * upper, upper);
+    SignalPlan plan;
+    plan.delay_us = static_cast<long long>(delay * 1e6);
+    const SignalledRun k = run_cli_signalled(args(out), plan);
+    if (k.term_signal == SIGKILL) {
+      ++killed;
+      page_after_kill += fs::exists(out / "index.html");
+    } else {
+      ++finished_first;
+      EXPECT_EQ(k.exit_code, 0) << k.err;
+      upper = std::min(upper, 0.95 * delay);
+    }
+    if (fs::exists(out / "index.html"))
+      EXPECT_TRUE(is_complete_page(read_file(out / "index.html"))) << "half-written index.html";
+    if (fs::exists(out / "data" / "variants.json")) {
+      try {
+        const auto j = nlohmann::json::parse(read_file(out / "data" / "variants.json"));
+        EXPECT_TRUE(without_timings(j["result"]) == ref_result) << "a complete file, other data";
+      } catch (const nlohmann::json::exception& e) {
+        ADD_FAILURE() << "half-written data/variants.json: " << e.what();
+      }
+    }
+    const auto again = run_cli(args(out));
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_TRUE(is_complete_page(read_file(out / "index.html")));
+  }
+  std::printf(
+      "[ crash    ] report --quick --only variants (%.2f s a run): %d trials, %d killed (%d "
+      "after the page was in place), %d finished first\n",
+      run_seconds, kTrials, killed, page_after_kill, finished_first);
 }
 
 }  // namespace
