@@ -7,6 +7,7 @@
 #include "attnlab/attention/reference_attention.hpp"
 #include "attnlab/core/error.hpp"
 #include "attnlab/core/rng.hpp"
+#include "attnlab/io/json_strict.hpp"
 
 namespace attnlab::attention {
 namespace {
@@ -317,8 +318,11 @@ LinearAttentionSpec LinearAttentionSpec::from_json(const nlohmann::json& j) {
     s.causal = j.value("causal", false);
     if (j.contains("normalize")) s.normalize = j.at("normalize").get<bool>();
     s.temperature = j.value("temperature", 1.0);
-    s.num_features = j.value("num_features", Index{0});
-    s.seed = j.value("seed", std::uint64_t{0});
+    s.num_features =
+        io::json_int64_or(j, "num_features", 0, "linear attention spec JSON: 'num_features'");
+    s.seed = j.contains("seed")
+                 ? io::json_uint64(j.at("seed"), "linear attention spec JSON: 'seed'")
+                 : std::uint64_t{0};
     s.orthogonal = j.value("orthogonal", true);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(str_cat("linear attention spec JSON: ", e.what()));

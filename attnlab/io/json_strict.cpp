@@ -1,5 +1,6 @@
 #include "attnlab/io/json_strict.hpp"
 
+#include <cstdint>
 #include <unordered_set>
 #include <vector>
 
@@ -80,6 +81,25 @@ nlohmann::json parse_json_strict(std::string_view text, std::string_view source,
   } catch (const nlohmann::json::exception& e) {
     throw JsonFormatError(JsonErrorKind::syntax, str_cat(source, ": invalid JSON: ", e.what()));
   }
+}
+
+std::int64_t json_int64(const nlohmann::json& v, std::string_view what) {
+  if (v.is_number_integer() &&
+      !(v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))) {
+    return v.get<std::int64_t>();
+  }
+  throw FormatError(str_cat(what, " must be an integer in [-2^63, 2^63), got ", v.dump()));
+}
+
+std::uint64_t json_uint64(const nlohmann::json& v, std::string_view what) {
+  if (v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0))
+    return v.get<std::uint64_t>();
+  throw FormatError(str_cat(what, " must be a non-negative integer, got ", v.dump()));
+}
+
+std::int64_t json_int64_or(const nlohmann::json& j, const char* key, std::int64_t fallback,
+                           std::string_view what) {
+  return j.contains(key) ? json_int64(j.at(key), what) : fallback;
 }
 
 }  // namespace attnlab::io

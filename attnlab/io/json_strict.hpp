@@ -51,4 +51,13 @@ struct StrictJsonOptions {
 nlohmann::json parse_json_strict(std::string_view text, std::string_view source,
                                  const StrictJsonOptions& options = {});
 
+// Integer fields: nlohmann's get<std::int64_t>() of 2.5 truncates to 2, and of 1e300 is undefined
+// behaviour. These accept only JSON integers that fit the type, else a FormatError
+// "<what> must be an integer ..., got <value>".
+std::int64_t json_int64(const nlohmann::json& v, std::string_view what);
+std::uint64_t json_uint64(const nlohmann::json& v, std::string_view what);
+// j[key] through json_int64 when present, else `fallback`.
+std::int64_t json_int64_or(const nlohmann::json& j, const char* key, std::int64_t fallback,
+                           std::string_view what);
+
 }  // namespace attnlab::io

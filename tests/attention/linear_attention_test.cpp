@@ -379,6 +379,13 @@ TEST(LinearAttentionSpecTest, NamesDefaultsAndJson) {
   EXPECT_THROW(LinearAttentionSpec::from_json(nlohmann::json{{"causal", true}}), FormatError);
   EXPECT_THROW(LinearAttentionSpec::from_json(nlohmann::json{{"feature_map", "nope"}}),
                FormatError);
+  // Integer fields take JSON integers only: 100.5 features or a negative seed is an error.
+  nlohmann::json bad = s.to_json();
+  bad["num_features"] = 100.5;
+  EXPECT_THROW(LinearAttentionSpec::from_json(bad), FormatError);
+  bad = s.to_json();
+  bad["seed"] = -1;
+  EXPECT_THROW(LinearAttentionSpec::from_json(bad), FormatError);
 }
 
 // ---- FAVOR+ -------------------------------------------------------------------------------------

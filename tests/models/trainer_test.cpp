@@ -205,6 +205,29 @@ TEST(TinyLmTrainer, ExportKeepsPositionModeAndAttention) {
     for (Index h = 0; h < back.config.n_head; ++h) EXPECT_GE(back.layer(l).decay_rate[h], 0.0f);
 }
 
+// Options read back from a checkpoint or train.json: integers must be JSON integers (a float
+// used to truncate, 2.5 layers -> 2) and a seed non-negative; a round trip is exact.
+TEST(TinyLmTrainOptions, FromJsonRoundTripsAndRejectsNonIntegerCounts) {
+  const TrainOptions o = tiny_options();
+  const TrainOptions r = TrainOptions::from_json(o.to_json(), "test");
+  EXPECT_EQ(r.to_json(), o.to_json());
+  for (const char* key : {"layers", "width", "steps", "warmup", "batch", "eval_every"}) {
+    nlohmann::json j = o.to_json();
+    j[key] = 2.5;
+    try {
+      TrainOptions::from_json(j, "ckpt");
+      ADD_FAILURE() << key << " = 2.5 was accepted";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+    j[key] = 1e300;
+    EXPECT_THROW(TrainOptions::from_json(j, "ckpt"), FormatError) << key;
+  }
+  nlohmann::json j = o.to_json();
+  j["seed"] = -3;
+  EXPECT_THROW(TrainOptions::from_json(j, "ckpt"), FormatError);
+}
+
 TEST(TinyLmCheckpoint, RoundTripAndRejectsCorruptOrMismatched) {
   const LmDataset ds = tiny_dataset();
   TrainOptions o = tiny_options();

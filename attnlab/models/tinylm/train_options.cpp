@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "attnlab/core/error.hpp"
+#include "attnlab/io/json_strict.hpp"
 
 namespace attnlab::models::tinylm {
 
@@ -85,29 +86,35 @@ nlohmann::json TrainOptions::to_json() const {
 TrainOptions TrainOptions::from_json(const nlohmann::json& j, std::string_view source) {
   TrainOptions o;
   if (!j.is_object()) throw FormatError(str_cat(source, ": train options must be an object"));
+  // Integer fields must be JSON integers (2.5 layers is an error, not 2).
+  auto what = [&](const char* key) { return str_cat(source, ": train options: '", key, "'"); };
+  auto int_at = [&](const char* key) { return io::json_int64(j.at(key), what(key)); };
+  auto int_or = [&](const char* key, std::int64_t fallback) {
+    return io::json_int64_or(j, key, fallback, what(key));
+  };
   try {
-    o.layers = j.at("layers").get<Index>();
-    o.width = j.at("width").get<Index>();
-    o.heads = j.at("heads").get<Index>();
-    o.context = j.at("context").get<Index>();
-    o.mlp_ratio = j.at("mlp_ratio").get<Index>();
+    o.layers = int_at("layers");
+    o.width = int_at("width");
+    o.heads = int_at("heads");
+    o.context = int_at("context");
+    o.mlp_ratio = int_at("mlp_ratio");
     o.positions = gpt2::parse_position_mode(j.at("positions").get<std::string>());
     o.attention = gpt2::ModelAttention::from_json(j.at("attention"), source);
-    o.batch = j.at("batch").get<Index>();
-    o.steps = j.at("steps").get<std::int64_t>();
+    o.batch = int_at("batch");
+    o.steps = int_at("steps");
     o.lr = j.at("lr").get<double>();
     o.min_lr = j.at("min_lr").get<double>();
-    o.warmup = j.at("warmup").get<std::int64_t>();
+    o.warmup = int_at("warmup");
     o.weight_decay = j.at("weight_decay").get<double>();
     o.beta1 = j.at("beta1").get<double>();
     o.beta2 = j.at("beta2").get<double>();
     o.eps = j.at("eps").get<double>();
     o.clip = j.at("clip").get<double>();
-    o.seed = j.at("seed").get<std::uint64_t>();
-    o.eval_every = j.value("eval_every", o.eval_every);
-    o.eval_windows = j.value("eval_windows", o.eval_windows);
-    o.sink_seq = j.value("sink_seq", o.sink_seq);
-    o.sink_sequences = j.value("sink_sequences", o.sink_sequences);
+    o.seed = io::json_uint64(j.at("seed"), str_cat(source, ": train options: 'seed'"));
+    o.eval_every = int_or("eval_every", o.eval_every);
+    o.eval_windows = int_or("eval_windows", o.eval_windows);
+    o.sink_seq = int_or("sink_seq", o.sink_seq);
+    o.sink_sequences = int_or("sink_sequences", o.sink_sequences);
     o.sink_eps = j.value("sink_eps", o.sink_eps);
   } catch (const nlohmann::json::exception& e) {
     throw FormatError(str_cat(source, ": train options: ", e.what()));

@@ -10,6 +10,7 @@
 #include "attnlab/core/interrupt.hpp"
 #include "attnlab/core/progress.hpp"
 #include "attnlab/core/timer.hpp"
+#include "attnlab/io/json_strict.hpp"
 #include "attnlab/models/gpt2/data_parallel_graph.hpp"
 #include "attnlab/models/gpt2/model.hpp"
 #include "attnlab/models/tinylm/param_groups.hpp"
@@ -67,12 +68,12 @@ StepRecord step_from_json(const nlohmann::json& j) {
 
 EvalRecord eval_from_json(const nlohmann::json& j) {
   EvalRecord e;
-  e.step = j.at("step").get<std::int64_t>();
+  e.step = io::json_int64(j.at("step"), "eval record 'step'");
   e.val_loss = j.at("val_loss").get<double>();
   const auto& s = j.at("sinks");
   e.sinks.eps = s.at("eps").get<double>();
-  e.sinks.seq = s.at("seq").get<Index>();
-  e.sinks.sequences = s.at("sequences").get<Index>();
+  e.sinks.seq = io::json_int64(s.at("seq"), "eval record 'sinks.seq'");
+  e.sinks.sequences = io::json_int64(s.at("sequences"), "eval record 'sinks.sequences'");
   e.sinks.sink1 = s.at("sink1").get<double>();
   e.sinks.layer_mass = s.at("layer_mass").get<std::vector<double>>();
   const auto heads = s.at("head_mass").get<std::vector<std::vector<double>>>();
