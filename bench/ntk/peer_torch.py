@@ -14,7 +14,9 @@ gain (structure vs Jacobians) from the implementation.
 
 Prints one table with times, GFLOP/s, attnlab's speedup and the max relative difference of each
 kernel from attnlab's. Requires Debian's python3-torch (scripts/bootstrap.sh --bench); call it
-with /usr/bin/python3.
+with /usr/bin/python3. It runs as well under torch >= 2.0 (.venv/bin/python, torch 2.13), where
+vmap(grad) comes from torch.func instead of functorch; --peer-rows-only then prints just the
+PyTorch rows, for run.sh to add them under the first table.
 """
 import argparse
 import json
@@ -26,11 +28,16 @@ import time
 import numpy as np
 import torch
 
+try:  # torch >= 2.0
+    from torch.func import grad, vmap
+    FUNC_API = "torch.func"
+except ImportError:  # torch 1.13
+    from functorch import grad, vmap
+    FUNC_API = "functorch"
+
 
 def jacobian_ntk(x, w, a, chunk):
     """K = J J^T from per-example gradients, in row chunks (fp32)."""
-    from functorch import grad, vmap
-
     m = w.shape[0]
     scale = 1.0 / (m ** 0.5)
 
@@ -80,6 +87,8 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--jacobian-repeats", type=int, default=1)
     p.add_argument("--chunk", type=int, default=128)
+    p.add_argument("--peer-rows-only", action="store_true",
+                   help="print only a header line and the PyTorch rows")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -113,6 +122,7 @@ def main():
         k_j = jacobian_ntk(x32, w32, a32, args.chunk)
         times.append(time.perf_counter() - t0)
     t_j = statistics.median(times)
+    first_peer_row = len(rows)
     rows.append(("PyTorch per-example grads, J J^T (fp32)", t_j, flops_jacobian / t_j / 1e9,
                  rel(k_j)))
     k_s32, t_s32 = timed(lambda: structured_ntk(x32, w32), args.repeats)
@@ -122,9 +132,16 @@ def main():
     rows.append(("PyTorch structured formula (fp64)", t_s64, flops_structured / t_s64 / 1e9,
                  rel(k_s64)))
 
+    if args.peer_rows_only:
+        print(f"PyTorch {torch.__version__} ({FUNC_API} vmap(grad)), {args.threads} threads:")
+        tag = "PyTorch " + ".".join(torch.__version__.split(".")[:2])
+        for name, secs, gf, diff in rows[first_peer_row:]:
+            name = name.replace("PyTorch", tag, 1)
+            print(f"{name:44s} {secs:10.3f} {gf:9.1f} {secs / t_ours:15.1f}x {diff:13.2e}")
+        return 0
     print(f"Empirical NTK of the 2-layer ReLU net, n = {n}, m = {m}, D = {d}, one output; "
           f"{ours['threads']} threads; {ours['cpu']}; attnlab {ours['git_revision']}, "
-          f"PyTorch {torch.__version__}")
+          f"PyTorch {torch.__version__} ({FUNC_API})")
     print(f"{'method':44s} {'seconds':>10s} {'GFLOP/s':>9s} {'attnlab speedup':>16s} "
           f"{'max rel diff':>13s}")
     for name, secs, gf, diff in rows:
