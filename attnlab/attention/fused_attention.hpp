@@ -66,11 +66,6 @@ struct FusedOptions {
   bool diagnostics = false;
   std::optional<SimdLevel> simd;                 // default: best_simd_level()
   MicroKernel microkernel = MicroKernel::tiles;  // forward only; the backward always uses tiles
-  // Pads the leading dimension of the packed Kᵀ / Vᵀ panels by one vector when it would be a
-  // multiple of 1 KiB (M a multiple of 256): such strides map a panel's depth steps onto a few
-  // cache sets and thrash L1/L2 at d = 128 (measured: see bench attention, "unpadded" variant).
-  // Off only to measure that effect; results are identical either way.
-  bool pad_panel_stride = true;
 };
 
 struct FusedForward {

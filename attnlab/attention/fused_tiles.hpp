@@ -4,7 +4,8 @@
 // forward and backward pass:
 //
 //   gemm_abt     C[rows, cols]  = A[rows, depth] · Bt[depth, cols]    S = Q Kᵀ, dP = dO Vᵀ
-//   gemm_ab_acc  C[rows, cols] += P[rows, depth] · B[depth, cols]     O += P V, dQ += dS K, ...
+//   gemm_ab_acc  C[rows, cols] += P[rows, depth] · B[depth, cols]     O += P V, dQ += dS K
+//   gemm_atb_acc C[rows, cols] += A[depth, rows]ᵀ · B[depth, cols]  dV += Pᵀ dO, dK += dSᵀ Q
 //
 // Both keep an R × C tile of vector accumulators in registers (R ≤ 6 rows, C ≤ 4 vectors:
 // 24 accumulators for AVX-512), broadcast one scalar of the left operand per row and load C
@@ -48,7 +49,9 @@ inline void tile_abt(const float* a, Index lda, const float* bt, Index ldb, floa
     for (int v = 0; v < C; ++v) S::store(c + r * ldc + v * S::kLanes, acc[r][v]);
 }
 
-template <class S, int R, int C>
+// kTransA: the left operand is stored transposed, element (r, j) at p[j * ldp + r] (the R
+// broadcasts of one depth step are then R consecutive floats).
+template <class S, int R, int C, bool kTransA = false>
 inline void tile_ab_acc(const float* p, Index ldp, const float* b, Index ldb, float* c, Index ldc,
                         Index depth) {
   using V = typename S::V;
@@ -63,7 +66,7 @@ inline void tile_ab_acc(const float* p, Index ldp, const float* b, Index ldb, fl
     for (int v = 0; v < C; ++v) bj[v] = S::load(b + j * ldb + v * S::kLanes);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const V pr = S::set1(p[r * ldp + j]);
+      const V pr = S::set1(kTransA ? p[j * ldp + r] : p[r * ldp + j]);
 #pragma GCC unroll 8
       for (int v = 0; v < C; ++v) acc[r][v] = S::fma(pr, bj[v], acc[r][v]);
     }
@@ -135,6 +138,15 @@ template <class S, class... Args>
 inline void dispatch_ab_acc(int r, int c, Args... args) {
   ATTNLAB_TILE_CASES(tile_ab_acc)
 }
+template <class S, int R, int C>
+inline void tile_atb_acc(const float* a, Index lda, const float* b, Index ldb, float* c, Index ldc,
+                         Index depth) {
+  tile_ab_acc<S, R, C, true>(a, lda, b, ldb, c, ldc, depth);
+}
+template <class S, class... Args>
+inline void dispatch_atb_acc(int r, int c, Args... args) {
+  ATTNLAB_TILE_CASES(tile_atb_acc)
+}
 #undef ATTNLAB_TILE_CASES
 
 // C[rows, cols] = A[rows, depth] · Bt[depth, cols]; cols % S::kLanes == 0.
@@ -167,6 +179,22 @@ void gemm_ab_acc(Index rows, Index cols, Index depth, const float* p, Index ldp,
   }
 }
 
+// C[rows, cols] += A[depth, rows]ᵀ · B[depth, cols]; cols % S::kLanes == 0. Replaces an
+// explicit transpose of A (the backward's P and dS tiles) by strided broadcasts.
+template <class S>
+void gemm_atb_acc(Index rows, Index cols, Index depth, const float* a, Index lda, const float* b,
+                  Index ldb, float* c, Index ldc) {
+  const Index vecs = cols / S::kLanes;
+  for (Index v0 = 0; v0 < vecs; v0 += kMaxVecs) {
+    const int nv = static_cast<int>(std::min<Index>(kMaxVecs, vecs - v0));
+    for (Index r0 = 0; r0 < rows; r0 += kMaxRows) {
+      const int nr = static_cast<int>(std::min<Index>(kMaxRows, rows - r0));
+      dispatch_atb_acc<S>(nr, nv, a + r0, lda, b + v0 * S::kLanes, ldb,
+                          c + r0 * ldc + v0 * S::kLanes, ldc, depth);
+    }
+  }
+}
+
 // Oracles: the same products as plain loops.
 inline void gemm_abt_naive(Index rows, Index cols, Index depth, const float* a, Index lda,
                            const float* bt, Index ldb, float* c, Index ldc) {
@@ -174,6 +202,16 @@ inline void gemm_abt_naive(Index rows, Index cols, Index depth, const float* a, 
     for (Index j = 0; j < cols; ++j) {
       float s = 0;
       for (Index t = 0; t < depth; ++t) s += a[r * lda + t] * bt[t * ldb + j];
+      c[r * ldc + j] = s;
+    }
+}
+
+inline void gemm_atb_acc_naive(Index rows, Index cols, Index depth, const float* a, Index lda,
+                               const float* b, Index ldb, float* c, Index ldc) {
+  for (Index r = 0; r < rows; ++r)
+    for (Index j = 0; j < cols; ++j) {
+      float s = c[r * ldc + j];
+      for (Index t = 0; t < depth; ++t) s += a[t * lda + r] * b[t * ldb + j];
       c[r * ldc + j] = s;
     }
 }

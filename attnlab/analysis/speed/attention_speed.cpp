@@ -221,14 +221,13 @@ SpeedResult run_attention_speed(const SpeedOptions& o) {
     add("register tiles + streamed diagnostics", diag_opt);
   }
   if (o.stride_probe_length > 96) {
-    for (const Index n : {o.stride_probe_length - 96, o.stride_probe_length})
-      for (const bool pad : {true, false}) {
-        const SpeedCase pc{o.heads, n, 128, false, false};
-        attention::FusedOptions fo;
-        fo.pad_panel_stride = pad;
-        const Timed t = time_fused(pc, o.repeats, o.seed + 11, fo);
-        res.variants.push_back({pad ? "panel stride padded (default)" : "panel stride unpadded",
-                                t.ms, speed_case_gflop(pc) / (t.ms / 1e3), n, 128});
+    for (const bool backward : {false, true})
+      for (const Index n : {o.stride_probe_length - 96, o.stride_probe_length}) {
+        const SpeedCase pc{o.heads, n, 128, false, backward};
+        const Timed t = time_fused(pc, o.repeats, o.seed + 11);
+        res.variants.push_back(
+            {n == o.stride_probe_length ? "stride probe at N" : "stride probe at N - 96", t.ms,
+             speed_case_gflop(pc) / (t.ms / 1e3), n, 128, backward});
       }
   }
   bar.advance();
@@ -355,10 +354,10 @@ void print_speed_table(const SpeedResult& r, std::FILE* out) {
                      a.c.backward ? "fwd+bwd" : "fwd", a.attnlab_ms / b.attnlab_ms);
   }
   for (const auto& v : r.variants) {
-    std::fprintf(out, "variant N=%lld d=%lld H=%lld fwd, %s: %.2f ms, %.1f GFLOP/s\n",
+    std::fprintf(out, "variant N=%lld d=%lld H=%lld %s, %s: %.2f ms, %.1f GFLOP/s\n",
                  static_cast<long long>(v.length), static_cast<long long>(v.dim),
-                 static_cast<long long>(r.rows.empty() ? 8 : r.rows[0].c.heads), v.label.c_str(),
-                 v.ms, v.gflops);
+                 static_cast<long long>(r.rows.empty() ? 8 : r.rows[0].c.heads),
+                 v.backward ? "fwd+bwd" : "fwd", v.label.c_str(), v.ms, v.gflops);
   }
   if (r.probe_length > 0) {
     std::fprintf(
@@ -392,8 +391,12 @@ nlohmann::json to_json(const SpeedResult& r) {
   j["variant_length"] = r.variant_length;
   j["variants"] = nlohmann::json::array();
   for (const auto& v : r.variants)
-    j["variants"].push_back(
-        {{"label", v.label}, {"ms", v.ms}, {"gflops", v.gflops}, {"N", v.length}, {"d", v.dim}});
+    j["variants"].push_back({{"label", v.label},
+                             {"ms", v.ms},
+                             {"gflops", v.gflops},
+                             {"N", v.length},
+                             {"d", v.dim},
+                             {"pass", v.backward ? "fwd+bwd" : "fwd"}});
   j["rows"] = nlohmann::json::array();
   for (const auto& row : r.rows) {
     nlohmann::json peers = nlohmann::json::array();
@@ -444,7 +447,7 @@ SpeedResult speed_from_json(const nlohmann::json& j) {
       for (const auto& v : j.at("variants"))
         r.variants.push_back({v.at("label").get<std::string>(), num_or_nan(v.at("ms")),
                               num_or_nan(v.at("gflops")), v.at("N").get<Index>(),
-                              v.at("d").get<Index>()});
+                              v.at("d").get<Index>(), v.value("pass", "fwd") == "fwd+bwd"});
     for (const auto& x : j.at("rows")) {
       SpeedRow row;
       row.c = {x.at("H").get<Index>(), x.at("N").get<Index>(), x.at("d").get<Index>(),

@@ -86,8 +86,10 @@ struct SpeedOptions {
   // Kernel-variant comparison at one shape (H, this N, d = 64, non-causal forward; 0 = skip):
   // register tiles vs one sgemm per tile product, and the cost of streamed diagnostics.
   Index variant_length = 4096;
-  // Panel-stride probe (0 = skip): d = 128 non-causal forward at N = this − 96 (a stride that is
-  // no multiple of 1 KiB) and at N = this, with FusedOptions::pad_panel_stride on and off.
+  // Stride probe (0 = skip): d = 128 non-causal forward and forward + backward at N = this − 96
+  // and at N = this. With one [N, d] panel per head, N a multiple of 1024 gave 4 KiB-strided
+  // depth steps (aliasing cache sets); the kernels now pack one contiguous panel per key block,
+  // and the probe shows whether any cliff between the two lengths is left.
   Index stride_probe_length = 4096;
   std::uint64_t seed = 0;
 };
@@ -97,6 +99,7 @@ struct VariantTiming {
   std::string label;  // e.g. "tiles", "BLAS sgemm per tile", "tiles + diagnostics"
   double ms = 0, gflops = 0;
   Index length = 0, dim = 64;
+  bool backward = false;  // forward + backward (else forward only)
 };
 
 struct SpeedResult {

@@ -173,7 +173,8 @@ std::string render_speed_section(const nlohmann::json& result) {
   }
   for (const auto& v : r.variants)
     notes.push_back("Kernel variant at N = " + std::to_string(v.length) +
-                    ", d = " + std::to_string(v.dim) + ", forward: " + v.label + " — " +
+                    ", d = " + std::to_string(v.dim) +
+                    (v.backward ? ", forward + backward: " : ", forward: ") + v.label + " — " +
                     format_number(v.gflops, 3) + " GFLOP/s.");
   if (r.probe_length > 0)
     notes.push_back("Memory probe, N = " + std::to_string(r.probe_length) +
