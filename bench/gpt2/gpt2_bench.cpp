@@ -180,6 +180,9 @@ int main(int argc, char** argv) {
     j["threads"] = threads;
     j["repeats"] = repeats;
     j["cpu"] = cpu_model();
+    const BlasCoreChoice blas = current_blas_core();
+    j["blas_core"] = blas.detected;
+    j["blas_core_reason"] = blas.reason;
     j["load_average"] = load_average;
     j["prefill_tokens"] = prefill;
     j["decode_tokens"] = decode;

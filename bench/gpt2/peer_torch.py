@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""PyTorch peer for attnlab's GPT-2 benchmark, and the comparison table.
+"""PyTorch eager peer for attnlab's GPT-2 benchmark.
 
 Runs the same GPT-2 forward as attnlab (pre-LN blocks, Conv1D weights [in, out] applied with
 addmm like Hugging Face's GPT2Model, tanh GELU, learned positions, tied logits, a preallocated KV
-cache, causal softmax attention written as matmul + mask + softmax + matmul) on the weights and
-tokens that bench/gpt2/gpt2_bench wrote to DIR:
+cache) on the weights and tokens that bench/gpt2/gpt2_bench wrote to DIR. The causal softmax
+attention is --attention sdpa (torch.nn.functional.scaled_dot_product_attention, what PyTorch 2
+code writes; the default when torch has it) or matmul (matmul + mask + softmax + matmul, the
+only choice on PyTorch 1.13):
 
   prefill  forward of the first P tokens from an empty cache, logits of the last token
   score    the same with the logits of all P positions
@@ -12,13 +14,13 @@ tokens that bench/gpt2/gpt2_bench wrote to DIR:
            of each step
 
 Timings are medians of --repeats runs at --threads threads (torch.set_num_threads). The last
-token's prefill logits are compared with attnlab's (logits_last.npy). With --attnlab JSON, prints
-the comparison table; otherwise prints its own measurements as JSON.
+token's prefill logits are compared with attnlab's (logits_last.npy). Prints the measurements as
+JSON (bench/gpt2/compare.py makes the table).
 
 The weights are read from model.safetensors with the format's documented layout (8-byte
 little-endian header length, JSON header, raw little-endian data): PyTorch 1.13 has no
-safetensors reader. Requires Debian's python3-torch and python3-numpy (scripts/bootstrap.sh
---bench); run with /usr/bin/python3.
+safetensors reader. Runs under Debian's python3-torch 1.13 (/usr/bin/python3) and under the
+project venv's torch 2.13 (.venv/bin/python), both installed by scripts/bootstrap.sh --bench.
 """
 import argparse
 import json
@@ -53,8 +55,9 @@ def load_safetensors(path):
 
 
 class Gpt2:
-    def __init__(self, w, cfg, capacity):
+    def __init__(self, w, cfg, capacity, attention):
         self.w = w
+        self.attention = attention
         self.L, self.H, self.C = cfg["n_layer"], cfg["n_head"], cfg["n_embd"]
         self.d = self.C // self.H
         self.eps = cfg.get("layer_norm_epsilon", 1e-5)
@@ -81,11 +84,20 @@ class Gpt2:
             self.k[l, :, p0:M] = k.view(T, H, d).transpose(0, 1)
             self.v[l, :, p0:M] = v.view(T, H, d).transpose(0, 1)
             K, V = self.k[l, :, :M], self.v[l, :, :M]
-            att = torch.matmul(q, K.transpose(1, 2)) * scale  # [H, T, M]
-            if mask is not None:
-                att.masked_fill_(mask, float("-inf"))
-            att = torch.softmax(att, dim=-1)
-            y = torch.matmul(att, V).transpose(0, 1).reshape(T, C)
+            if self.attention == "sdpa":  # [1, H, T, d]
+                # A prefill from an empty cache is plain causal (the flash kernel's case); a
+                # chunk after cached tokens passes the keep-mask; one decode token sees all keys.
+                causal = mask is not None and p0 == 0
+                keep = None if mask is None or causal else ~mask
+                y = F.scaled_dot_product_attention(q.unsqueeze(0), K.unsqueeze(0), V.unsqueeze(0),
+                                                   attn_mask=keep, is_causal=causal)[0]
+            else:
+                att = torch.matmul(q, K.transpose(1, 2)) * scale  # [H, T, M]
+                if mask is not None:
+                    att.masked_fill_(mask, float("-inf"))
+                att = torch.softmax(att, dim=-1)
+                y = torch.matmul(att, V)
+            y = y.transpose(0, 1).reshape(T, C)
             x = x + torch.addmm(w[p + "attn.c_proj.bias"], y, w[p + "attn.c_proj.weight"])
             h = F.layer_norm(x, (C,), w[p + "ln_2.weight"], w[p + "ln_2.bias"], self.eps)
             m = F.gelu(torch.addmm(w[p + "mlp.c_fc.bias"], h, w[p + "mlp.c_fc.weight"]),
@@ -106,7 +118,7 @@ def measure(args):
     load_s = time.perf_counter() - t0
     tokens = torch.from_numpy(np.load(os.path.join(args.dir, "tokens.npy")).astype(np.int64))
     P, D = args.prefill, args.decode
-    model = Gpt2(w, cfg, P + D)
+    model = Gpt2(w, cfg, P + D, args.attention)
     t_prefill, t_decode, t_score = [], [], []
     logits_last = None
     with torch.inference_mode():
@@ -130,7 +142,9 @@ def measure(args):
     scale = float(np.max(np.abs(logits_last)))
     med = statistics.median
     return {
+        "peer": f"PyTorch {torch.__version__} eager ({args.attention})",
         "torch": torch.__version__,
+        "attention": args.attention,
         "threads": torch.get_num_threads(),
         "load_s": load_s,
         "prefill_s": med(t_prefill),
@@ -144,44 +158,6 @@ def measure(args):
     }
 
 
-def table(a, t):
-    def row(name, x, y, unit, ratio=True):
-        r = f"{x / y:8.2f}x" if ratio and y > 0 else ""
-        return f"  {name:<34}{x:>12.1f}{y:>12.1f}  {unit:<8}{r}"
-
-    lines = [
-        f"GPT-2 124M shape ({a['description']}), random weights, fp32, "
-        f"{a['threads']} threads, {a['cpu']}",
-        f"  peer: PyTorch {t['torch']} (same weights, tokens and threads, measured in the same "
-        f"run); load average at start {a.get('load_average', float('nan')):.1f}",
-        f"  {'':<34}{'attnlab':>12}{'PyTorch':>12}  {'':<8}   ratio",
-        row(f"prefill {a['prefill_tokens']} tokens (last logits)", a["prefill_tokens_per_s"],
-            t["prefill_tokens_per_s"], "tok/s"),
-        row(f"score {a['prefill_tokens']} tokens (all logits)", a["score_tokens_per_s"],
-            t["score_tokens_per_s"], "tok/s"),
-        row(f"decode {a['decode_tokens']} tokens (KV cache)", a["decode_tokens_per_s"],
-            t["decode_tokens_per_s"], "tok/s"),
-        row("decode latency", 1e3 / a["decode_tokens_per_s"], 1e3 / t["decode_tokens_per_s"],
-            "ms/tok", ratio=False),
-        row("load checkpoint", a["load_s"], t["load_s"], "s", ratio=False),
-        "",
-        f"  memory read bandwidth ({a['threads']} threads, 1 GiB sum): {a['bandwidth_gbs']:.1f} GB/s",
-        f"  decode bound, weights only ({a['weight_bytes'] / 1e6:.0f} MB/token): "
-        f"{a['bound_weights_tokens_per_s']:.1f} tok/s  -> attnlab at "
-        f"{100 * a['decode_tokens_per_s'] / a['bound_weights_tokens_per_s']:.0f}%, PyTorch at "
-        f"{100 * t['decode_tokens_per_s'] / a['bound_weights_tokens_per_s']:.0f}%",
-        f"  decode bound, weights + mean KV cache ({(a['weight_bytes'] + a['kv_bytes_mean']) / 1e6:.0f}"
-        f" MB/token): {a['bound_weights_kv_tokens_per_s']:.1f} tok/s  -> attnlab at "
-        f"{100 * a['decode_tokens_per_s'] / a['bound_weights_kv_tokens_per_s']:.0f}%",
-        f"  prefill target >= 1.5x PyTorch: "
-        f"{'met' if a['prefill_tokens_per_s'] >= 1.5 * t['prefill_tokens_per_s'] else 'NOT met'}"
-        f" ({a['prefill_tokens_per_s'] / t['prefill_tokens_per_s']:.2f}x)",
-        f"  last-token logits, attnlab vs PyTorch: max |diff| {t['logits_max_abs_diff']:.2e} "
-        f"(max |logit| {t['logits_max_abs']:.2f})",
-    ]
-    return "\n".join(lines)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", required=True)
@@ -189,13 +165,13 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--prefill", type=int, default=1024)
     ap.add_argument("--decode", type=int, default=128)
-    ap.add_argument("--attnlab", help="attnlab.json from gpt2_bench: print the comparison table")
+    has_sdpa = hasattr(F, "scaled_dot_product_attention")
+    ap.add_argument("--attention", choices=["sdpa", "matmul"],
+                    default="sdpa" if has_sdpa else "matmul")
     args = ap.parse_args()
-    t = measure(args)
-    if args.attnlab:
-        print(table(json.load(open(args.attnlab)), t))
-    else:
-        print(json.dumps(t, indent=2))
+    if args.attention == "sdpa" and not has_sdpa:
+        raise SystemExit(f"peer_torch: --attention sdpa needs torch >= 2.0, this is {torch.__version__}")
+    print(json.dumps(measure(args), indent=2))
 
 
 if __name__ == "__main__":
