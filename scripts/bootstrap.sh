@@ -3,7 +3,7 @@
 #
 #   scripts/bootstrap.sh            build + test + report dependencies
 #   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy; .venv;
-#                                   .venv-hf with Hugging Face transformers for bench/bert)
+#                                   .venv-hf: transformers for bench/bert; .venv-nt: neural-tangents)
 #   scripts/bootstrap.sh --fuzz     also clang + libclang-rt-14-dev (libFuzzer, ASan/UBSan
 #                                   runtimes) for `make fuzz`
 #
@@ -142,6 +142,28 @@ if [ "$want_bench" = 1 ]; then
     elif ! "$venv_hf/bin/python" -c "import numpy, torch; print(f'numpy=={numpy.__version__}\ntorch=={torch.__version__}')" >"$venv_hf/constraints.txt" 2>>"$hf_log" ||
          ! "$venv_hf/bin/python" -m pip install -q -c "$venv_hf/constraints.txt" "${hf_pins[@]}" >>"$hf_log" 2>&1; then
       echo "bootstrap: warning: pip install ${hf_pins[*]} into .venv-hf failed (log: $hf_log); the transformers peer of bench/bert will be skipped" >&2
+    fi
+  fi
+fi
+
+# --bench: neural-tangents 0.6.5, the cross-check of bench/ntk (peer_nt.py), in its own venv
+# .venv-nt (ignored by git): NT 0.6.5 does not import on jax >= 0.6 (.venv has jax 0.10.2), so it
+# gets jax == jaxlib == 0.4.25 and numpy 1.26.4 (jaxlib 0.4.25 is a NumPy-1 build), NT itself
+# with --no-deps (its setup.py wants tensorflow + tf2jax, needed only for
+# neural_tangents.experimental, which peer_nt.py stubs out). Reference note
+# peers_attention_ntk.md §4.3-4.5; ~15 s.
+if [ "$want_bench" = 1 ]; then
+  venv_nt="$here/.venv-nt" nt_log=/tmp/attnlab-pip-nt.log
+  nt_pins=(jax==0.4.25 jaxlib==0.4.25 numpy==1.26.4 "scipy<1.13" frozendict)
+  nt_check="import sys, types; sys.modules['neural_tangents.experimental'] = types.ModuleType('neural_tangents.experimental'); import neural_tangents, jax; assert neural_tangents.__version__ == '0.6.5' and jax.__version__ == '0.4.25'"
+  if ! "$venv_nt/bin/python" -c "$nt_check" >/dev/null 2>&1; then
+    echo "bootstrap: installing neural-tangents==0.6.5 (--no-deps) ${nt_pins[*]} into .venv-nt" >&2
+    : >"$nt_log"
+    if [ ! -x "$venv_nt/bin/python" ] && ! /usr/bin/python3 -m venv "$venv_nt" >>"$nt_log" 2>&1; then
+      echo "bootstrap: warning: python3 -m venv .venv-nt failed (log: $nt_log); the neural-tangents cross-check of bench/ntk will be skipped" >&2
+    elif ! "$venv_nt/bin/python" -m pip install -q "${nt_pins[@]}" >>"$nt_log" 2>&1 ||
+         ! "$venv_nt/bin/python" -m pip install -q --no-deps neural-tangents==0.6.5 >>"$nt_log" 2>&1; then
+      echo "bootstrap: warning: pip install neural-tangents==0.6.5 ${nt_pins[*]} into .venv-nt failed (log: $nt_log); the neural-tangents cross-check of bench/ntk will be skipped" >&2
     fi
   fi
 fi
