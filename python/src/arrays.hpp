@@ -1,0 +1,55 @@
+// python/src/arrays.hpp — numpy / DLPack arrays <-> attnlab tensors for the bindings.
+//
+// In: a C-contiguous CPU array of float32 or float64 (numpy, or a torch tensor through DLPack)
+// is copied once into an aligned Tensor3 (the kernels want 64-byte-aligned rows). Out: the result
+// tensor is moved to the heap and handed to numpy without a copy; a capsule frees it when the
+// last numpy reference goes.
+#pragma once
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#include <cstring>
+#include <utility>
+
+#include "attnlab/core/tensor.hpp"
+
+namespace attnlab::python {
+
+namespace nb = nanobind;
+
+template <class T>
+using InArray3 = nb::ndarray<const T, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
+template <class T>
+using OutArray = nb::ndarray<nb::numpy, T>;
+
+template <class T>
+Tensor3<T> copy_in(const InArray3<T>& a) {
+  Tensor3<T> t(static_cast<Index>(a.shape(0)), static_cast<Index>(a.shape(1)),
+               static_cast<Index>(a.shape(2)));
+  if (t.size() > 0) std::memcpy(t.data(), a.data(), sizeof(T) * static_cast<std::size_t>(t.size()));
+  return t;
+}
+
+// [dim0, dim1, dim2] array owning `t`'s buffer.
+template <class T>
+OutArray<T> hand_out(Tensor3<T>&& t) {
+  auto* owner = new Tensor3<T>(std::move(t));
+  nb::capsule free_it(owner, [](void* p) noexcept { delete static_cast<Tensor3<T>*>(p); });
+  const std::size_t shape[3] = {static_cast<std::size_t>(owner->dim0()),
+                                static_cast<std::size_t>(owner->dim1()),
+                                static_cast<std::size_t>(owner->dim2())};
+  return OutArray<T>(owner->data(), 3, shape, free_it);
+}
+
+// [rows, cols] array owning a row-major matrix's buffer.
+template <class T>
+OutArray<T> hand_out(Matrix<T>&& m) {
+  auto* owner = new Matrix<T>(std::move(m));
+  nb::capsule free_it(owner, [](void* p) noexcept { delete static_cast<Matrix<T>*>(p); });
+  const std::size_t shape[2] = {static_cast<std::size_t>(owner->rows()),
+                                static_cast<std::size_t>(owner->cols())};
+  return OutArray<T>(owner->data(), 2, shape, free_it);
+}
+
+}  // namespace attnlab::python
