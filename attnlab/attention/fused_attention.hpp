@@ -14,6 +14,10 @@
 //             each walking its visible query blocks: P = exp(ℓ − lse), dP = dO Vᵀ,
 //             dℓ = P ⊙ (dP − rowsum(dO ⊙ O)), dV += Pᵀ dO, dK += dSᵀ Q, dQ += dS K, with dQ in
 //             per-thread buffers summed in thread order.
+//   packing  Kᵀ (and, for the backward, Vᵀ) is packed as one contiguous [d, Bc] panel per key
+//             block, so a micro-GEMM's depth steps are Bc floats apart whatever N is (no
+//             4 KiB-strided steps that alias cache sets at N a multiple of 1024); the backward's
+//             key-side products read P and dS transposed in place (tiles::gemm_atb_acc).
 //   diagnostics (optional) streamed in the same forward pass, per row: entropy (a third running
 //             accumulator rescaled like ℓ), sink mass, max weight, top-8 mass, and the shares of
 //             entries below 1% of the row max / below 1% of the row mass. The last two are exact:
