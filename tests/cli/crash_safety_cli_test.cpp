@@ -557,8 +557,9 @@ TEST(CrashSafetyReport, SigkillAtRandomPointsLeavesNoHalfWrittenPage) {
       EXPECT_EQ(k.exit_code, 0) << k.err;
       upper = std::min(upper, 0.95 * delay);
     }
-    if (fs::exists(out / "index.html"))
+    if (fs::exists(out / "index.html")) {
       EXPECT_TRUE(is_complete_page(read_file(out / "index.html"))) << "half-written index.html";
+    }
     if (fs::exists(out / "data" / "variants.json")) {
       try {
         const auto j = nlohmann::json::parse(read_file(out / "data" / "variants.json"));
