@@ -149,34 +149,35 @@ inline void dispatch_atb_acc(int r, int c, Args... args) {
 }
 #undef ATTNLAB_TILE_CASES
 
+// Calls tile(nr, nv, r0, v0) for each register tile of a [rows, cols] output: nr <= kMaxRows
+// rows from r0, nv <= kMaxVecs vectors from column v0 · L (column tiles outer, so one slice of
+// the right operand serves every row tile in turn).
+template <class S, class Tile>
+inline void for_each_tile(Index rows, Index cols, Tile&& tile) {
+  const Index vecs = cols / S::kLanes;
+  for (Index v0 = 0; v0 < vecs; v0 += kMaxVecs) {
+    const int nv = static_cast<int>(std::min<Index>(kMaxVecs, vecs - v0));
+    for (Index r0 = 0; r0 < rows; r0 += kMaxRows)
+      tile(static_cast<int>(std::min<Index>(kMaxRows, rows - r0)), nv, r0, v0 * S::kLanes);
+  }
+}
+
 // C[rows, cols] = A[rows, depth] · Bt[depth, cols]; cols % S::kLanes == 0.
 template <class S>
 void gemm_abt(Index rows, Index cols, Index depth, const float* a, Index lda, const float* bt,
               Index ldb, float* c, Index ldc) {
-  const Index vecs = cols / S::kLanes;
-  for (Index v0 = 0; v0 < vecs; v0 += kMaxVecs) {
-    const int nv = static_cast<int>(std::min<Index>(kMaxVecs, vecs - v0));
-    for (Index r0 = 0; r0 < rows; r0 += kMaxRows) {
-      const int nr = static_cast<int>(std::min<Index>(kMaxRows, rows - r0));
-      dispatch_abt<S>(nr, nv, a + r0 * lda, lda, bt + v0 * S::kLanes, ldb,
-                      c + r0 * ldc + v0 * S::kLanes, ldc, depth);
-    }
-  }
+  for_each_tile<S>(rows, cols, [&](int nr, int nv, Index r0, Index c0) {
+    dispatch_abt<S>(nr, nv, a + r0 * lda, lda, bt + c0, ldb, c + r0 * ldc + c0, ldc, depth);
+  });
 }
 
 // C[rows, cols] += P[rows, depth] · B[depth, cols]; cols % S::kLanes == 0.
 template <class S>
 void gemm_ab_acc(Index rows, Index cols, Index depth, const float* p, Index ldp, const float* b,
                  Index ldb, float* c, Index ldc) {
-  const Index vecs = cols / S::kLanes;
-  for (Index v0 = 0; v0 < vecs; v0 += kMaxVecs) {
-    const int nv = static_cast<int>(std::min<Index>(kMaxVecs, vecs - v0));
-    for (Index r0 = 0; r0 < rows; r0 += kMaxRows) {
-      const int nr = static_cast<int>(std::min<Index>(kMaxRows, rows - r0));
-      dispatch_ab_acc<S>(nr, nv, p + r0 * ldp, ldp, b + v0 * S::kLanes, ldb,
-                         c + r0 * ldc + v0 * S::kLanes, ldc, depth);
-    }
-  }
+  for_each_tile<S>(rows, cols, [&](int nr, int nv, Index r0, Index c0) {
+    dispatch_ab_acc<S>(nr, nv, p + r0 * ldp, ldp, b + c0, ldb, c + r0 * ldc + c0, ldc, depth);
+  });
 }
 
 // C[rows, cols] += A[depth, rows]ᵀ · B[depth, cols]; cols % S::kLanes == 0. Replaces an
@@ -184,15 +185,9 @@ void gemm_ab_acc(Index rows, Index cols, Index depth, const float* p, Index ldp,
 template <class S>
 void gemm_atb_acc(Index rows, Index cols, Index depth, const float* a, Index lda, const float* b,
                   Index ldb, float* c, Index ldc) {
-  const Index vecs = cols / S::kLanes;
-  for (Index v0 = 0; v0 < vecs; v0 += kMaxVecs) {
-    const int nv = static_cast<int>(std::min<Index>(kMaxVecs, vecs - v0));
-    for (Index r0 = 0; r0 < rows; r0 += kMaxRows) {
-      const int nr = static_cast<int>(std::min<Index>(kMaxRows, rows - r0));
-      dispatch_atb_acc<S>(nr, nv, a + r0, lda, b + v0 * S::kLanes, ldb,
-                          c + r0 * ldc + v0 * S::kLanes, ldc, depth);
-    }
-  }
+  for_each_tile<S>(rows, cols, [&](int nr, int nv, Index r0, Index c0) {
+    dispatch_atb_acc<S>(nr, nv, a + r0, lda, b + c0, ldb, c + r0 * ldc + c0, ldc, depth);
+  });
 }
 
 // Oracles: the same products as plain loops.
