@@ -53,19 +53,7 @@ AttendResult attend(const Tensor3f& q, const Tensor3f& k, const Tensor3f& v,
   const ReferenceForward f =
       attention_forward_reference(q.cast<double>(), k.cast<double>(), v.cast<double>(), spec);
   r.out = f.out.cast<float>();
-  if (spec.is_softmax_family()) {
-    const Index H = f.logits.dim0(), N = f.logits.dim1(), M = f.logits.dim2();
-    r.lse = MatrixF::Constant(H, N, -std::numeric_limits<float>::infinity());
-    for (Index h = 0; h < H; ++h)
-      for (Index i = 0; i < N; ++i) {
-        double mx = -std::numeric_limits<double>::infinity();
-        for (Index j = 0; j < M; ++j) mx = std::max(mx, f.logits(h, i, j));
-        if (std::isinf(mx)) continue;
-        double sum = 0.0;
-        for (Index j = 0; j < M; ++j) sum += std::exp(f.logits(h, i, j) - mx);
-        r.lse(h, i) = static_cast<float>(mx + std::log(sum));
-      }
-  }
+  if (spec.is_softmax_family()) r.lse = log_sum_exp_rows(f.logits).cast<float>();
   if (options.weights) r.weights = f.weights.cast<float>();
   if (options.diagnostics) r.diagnostics = row_diagnostics_reference(f);
   return r;

@@ -123,4 +123,19 @@ AttentionGrads attention_backward_reference(const Tensor3d& q, const Tensor3d& k
   return g;
 }
 
+MatrixD log_sum_exp_rows(const Tensor3d& logits) {
+  const Index H = logits.dim0(), N = logits.dim1(), M = logits.dim2();
+  MatrixD lse = MatrixD::Constant(H, N, -std::numeric_limits<double>::infinity());
+  for (Index h = 0; h < H; ++h)
+    for (Index i = 0; i < N; ++i) {
+      double mx = -std::numeric_limits<double>::infinity();
+      for (Index j = 0; j < M; ++j) mx = std::max(mx, logits(h, i, j));
+      if (std::isinf(mx)) continue;
+      double sum = 0.0;
+      for (Index j = 0; j < M; ++j) sum += std::exp(logits(h, i, j) - mx);
+      lse(h, i) = mx + std::log(sum);
+    }
+  return lse;
+}
+
 }  // namespace attnlab::attention

@@ -50,6 +50,10 @@ ReferenceForward attention_forward_reference(const Tensor3d& q, const Tensor3d& 
 AttentionGrads attention_backward_reference(const Tensor3d& q, const Tensor3d& k, const Tensor3d& v,
                                             const AttentionSpec& spec, const Tensor3d& dout);
 
+// lse [H, N] = log Σ_j exp(ℓ_ij) in nats of reference logits [H, N, M] (softmax family);
+// −∞ for rows with no visible key.
+MatrixD log_sum_exp_rows(const Tensor3d& logits);
+
 // Applies top-k to one row in place: all but the K largest finite logits become −∞
 // (ties broken towards the lower key index). K <= 0 leaves the row unchanged.
 void apply_topk_row(std::span<double> logits, Index k);

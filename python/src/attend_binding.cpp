@@ -57,22 +57,6 @@ nb::dict diagnostics_dict(attention::RowDiagnostics&& d) {
   return out;
 }
 
-// lse [H, N] = log Σ_j exp(ℓ_ij) in nats from reference logits; −∞ for rows with no visible key.
-MatrixD log_sum_exp_rows(const Tensor3d& logits) {
-  const Index H = logits.dim0(), N = logits.dim1(), M = logits.dim2();
-  MatrixD lse = MatrixD::Constant(H, N, -std::numeric_limits<double>::infinity());
-  for (Index h = 0; h < H; ++h)
-    for (Index i = 0; i < N; ++i) {
-      double mx = -std::numeric_limits<double>::infinity();
-      for (Index j = 0; j < M; ++j) mx = std::max(mx, logits(h, i, j));
-      if (std::isinf(mx)) continue;
-      double sum = 0.0;
-      for (Index j = 0; j < M; ++j) sum += std::exp(logits(h, i, j) - mx);
-      lse(h, i) = mx + std::log(sum);
-    }
-  return lse;
-}
-
 nb::dict attend_f32(const InArray3<float>& q, const InArray3<float>& k, const InArray3<float>& v,
                     const std::string& spec_json, const std::string& kernel, bool diagnostics) {
   const AttentionSpec spec = spec_from_json_text(spec_json);
@@ -108,7 +92,7 @@ nb::dict attend_f64(const InArray3<double>& q, const InArray3<double>& k, const 
   {
     nb::gil_scoped_release unlocked;
     f = attention::attention_forward_reference(tq, tk, tv, spec);
-    if (spec.is_softmax_family()) lse = log_sum_exp_rows(f.logits);
+    if (spec.is_softmax_family()) lse = attention::log_sum_exp_rows(f.logits);
     if (diagnostics) diag = attention::row_diagnostics_reference(f);
   }
   nb::dict out;
@@ -130,27 +114,25 @@ Grads32 backward_f32(
   const AttentionSpec spec = spec_from_json_text(spec_json);
   const Tensor3f tq = copy_in(q), tk = copy_in(k), tv = copy_in(v), to = copy_in(out),
                  tg = copy_in(dout);
-  if (!spec.is_softmax_family() || !attention::fused_supports(spec)) {
+  Tensor3f dq, dk, dv;
+  if (!attention::fused_supports(spec)) {  // e.g. sparsemax, top-k: the fp64 reference
     nb::gil_scoped_release unlocked;
-    attention::AttentionGrads g = attention::attention_backward_reference(
+    const attention::AttentionGrads g = attention::attention_backward_reference(
         tq.cast<double>(), tk.cast<double>(), tv.cast<double>(), spec, tg.cast<double>());
-    Tensor3f dq = g.dq.cast<float>(), dk = g.dk.cast<float>(), dv = g.dv.cast<float>();
-    nb::gil_scoped_acquire locked;
-    return {hand_out(std::move(dq)), hand_out(std::move(dk)), hand_out(std::move(dv))};
-  }
-  if (lse.shape(0) != static_cast<std::size_t>(tq.dim0()) ||
-      lse.shape(1) != static_cast<std::size_t>(tq.dim1())) {
-    throw UsageError(str_cat("attnlab.attend_backward: lse must be [H, N] = [", tq.dim0(), ", ",
-                             tq.dim1(), "], got [", lse.shape(0), ", ", lse.shape(1), "]"));
-  }
-  MatrixF tl(tq.dim0(), tq.dim1());
-  std::memcpy(tl.data(), lse.data(), sizeof(float) * static_cast<std::size_t>(tl.size()));
-  attention::FusedGrads g;
-  {
+    dq = g.dq.cast<float>(), dk = g.dk.cast<float>(), dv = g.dv.cast<float>();
+  } else {
+    if (lse.shape(0) != static_cast<std::size_t>(tq.dim0()) ||
+        lse.shape(1) != static_cast<std::size_t>(tq.dim1())) {
+      throw UsageError(str_cat("attnlab.attend_backward: lse must be [H, N] = [", tq.dim0(), ", ",
+                               tq.dim1(), "], got [", lse.shape(0), ", ", lse.shape(1), "]"));
+    }
+    MatrixF tl(tq.dim0(), tq.dim1());
+    std::memcpy(tl.data(), lse.data(), sizeof(float) * static_cast<std::size_t>(tl.size()));
     nb::gil_scoped_release unlocked;
-    g = attention::attention_backward_fused(tq, tk, tv, spec, to, tl, tg);
+    attention::FusedGrads g = attention::attention_backward_fused(tq, tk, tv, spec, to, tl, tg);
+    dq = std::move(g.dq), dk = std::move(g.dk), dv = std::move(g.dv);
   }
-  return {hand_out(std::move(g.dq)), hand_out(std::move(g.dk)), hand_out(std::move(g.dv))};
+  return {hand_out(std::move(dq)), hand_out(std::move(dk)), hand_out(std::move(dv))};
 }
 
 Grads64 backward_f64(const InArray3<double>& q, const InArray3<double>& k,
