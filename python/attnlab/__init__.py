@@ -106,30 +106,38 @@ def _squeeze(a, rank):
     return a
 
 
+def _stack(parts):
+    """[B, ...] from B per-item arrays; a view (no copy) when B = 1."""
+    return parts[0][None] if len(parts) == 1 else np.stack(parts)
+
+
 def attend(q, k, v, spec: Spec = None, *, causal: Optional[bool] = None, kernel: str = "auto",
            diagnostics: bool = False) -> AttendResult:
     """Attention of q [.., N, d] over k [.., M, d], v [.., M, dv] under `spec`.
 
     Query i sits at position i + (M - N), so the last query aligns with the last key (as in the
     CLI). kernel: "auto" | "fused" | "reference"."""
+    return _attend(q, k, v, spec_json(spec, causal), kernel, diagnostics)
+
+
+def _attend(q, k, v, text, kernel, diagnostics):
+    """attend() with the spec already as JSON text (attnlab.torch passes it on unchanged)."""
     dt = _dtype_of(q)
     (q4, rank), (k4, rk), (v4, rv) = (_as_heads("q", q, dt), _as_heads("k", k, dt),
                                        _as_heads("v", v, dt))
     if not (rank == rk == rv) or q4.shape[:2] != k4.shape[:2] or k4.shape[:3] != v4.shape[:3]:
         raise ValueError(f"attnlab: shapes do not agree: q {np.shape(q)}, k {np.shape(k)}, "
                          f"v {np.shape(v)}")
-    text = spec_json(spec, causal)
     parts = [_attnlab.attend(q4[b], k4[b], v4[b], text, kernel, diagnostics)
              for b in range(q4.shape[0])]
-    stack = (lambda xs: xs[0][None]) if len(parts) == 1 else (lambda xs: np.stack(xs))
-    out = _squeeze(stack([p["out"] for p in parts]), rank)
+    out = _squeeze(_stack([p["out"] for p in parts]), rank)
     lse = parts[0]["lse"]
     if lse.size:
-        lse = _squeeze(stack([p["lse"] for p in parts]), rank)
+        lse = _squeeze(_stack([p["lse"] for p in parts]), rank)
     diag = {}
     if diagnostics:
         for key in parts[0]["diagnostics"]:
-            diag[key] = _squeeze(stack([p["diagnostics"][key] for p in parts]), rank)
+            diag[key] = _squeeze(_stack([p["diagnostics"][key] for p in parts]), rank)
     return AttendResult(out=out, lse=lse, kernel=parts[0]["kernel"], diagnostics=diag)
 
 
@@ -139,19 +147,22 @@ def attend_backward(q, k, v, out, lse, dout, spec: Spec = None, *,
 
     float32: the fused backward from attend()'s out and lse (the fp64 reference for specs the
     fused kernel does not support); float64: the fp64 reference (out and lse are not needed)."""
+    return _attend_backward(q, k, v, out, lse, dout, spec_json(spec, causal))
+
+
+def _attend_backward(q, k, v, out, lse, dout, text):
+    """attend_backward() with the spec already as JSON text."""
     dt = _dtype_of(q)
     q4, rank = _as_heads("q", q, dt)
     k4, _ = _as_heads("k", k, dt)
     v4, _ = _as_heads("v", v, dt)
     g4, _ = _as_heads("dout", dout, dt)
-    text = spec_json(spec, causal)
-    grads = []
-    for b in range(q4.shape[0]):
-        if dt == np.float64:
-            grads.append(_attnlab.attend_backward_f64(q4[b], k4[b], v4[b], g4[b], text))
-        else:
-            o4, _ = _as_heads("out", out, dt)
-            l = np.ascontiguousarray(np.asarray(lse, dtype=np.float32).reshape(
-                q4.shape[0], q4.shape[1], q4.shape[2]))
-            grads.append(_attnlab.attend_backward(q4[b], k4[b], v4[b], o4[b], l[b], g4[b], text))
-    return tuple(_squeeze(np.stack([g[i] for g in grads]), rank) for i in range(3))
+    if dt == np.float64:
+        grads = [_attnlab.attend_backward_f64(q4[b], k4[b], v4[b], g4[b], text)
+                 for b in range(q4.shape[0])]
+    else:
+        o4, _ = _as_heads("out", out, dt)
+        l4 = np.ascontiguousarray(np.asarray(lse, dtype=np.float32).reshape(q4.shape[:3]))
+        grads = [_attnlab.attend_backward(q4[b], k4[b], v4[b], o4[b], l4[b], g4[b], text)
+                 for b in range(q4.shape[0])]
+    return tuple(_squeeze(_stack([g[i] for g in grads]), rank) for i in range(3))

@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from . import attend, attend_backward, spec_json
+from . import _attend, _attend_backward, spec_json
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -28,7 +28,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 class AttentionFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, spec_text: str):
-        r = attend(_np(q), _np(k), _np(v), spec=_Spec(spec_text))
+        r = _attend(_np(q), _np(k), _np(v), spec_text, "auto", False)
         out = torch.from_numpy(r.out)
         ctx.spec_text = spec_text
         ctx.lse = r.lse
@@ -38,17 +38,9 @@ class AttentionFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dout):
         q, k, v, out = ctx.saved_tensors
-        dq, dk, dv = attend_backward(_np(q), _np(k), _np(v), _np(out), ctx.lse, _np(dout),
-                                     spec=_Spec(ctx.spec_text))
+        dq, dk, dv = _attend_backward(_np(q), _np(k), _np(v), _np(out), ctx.lse, _np(dout),
+                                      ctx.spec_text)
         return torch.from_numpy(dq), torch.from_numpy(dk), torch.from_numpy(dv), None
-
-
-class _Spec(dict):
-    """A spec already in JSON text form (so forward and backward parse it once)."""
-
-    def __init__(self, text: str):
-        import json
-        super().__init__(json.loads(text))
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, spec=None,
