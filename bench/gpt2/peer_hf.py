@@ -21,29 +21,12 @@ import argparse
 import json
 import os
 import statistics
-import struct
 import time
 
 import numpy as np
 import torch
 
-
-def load_safetensors(path):
-    """Tensors of a safetensors file, read with the format's documented layout."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] != "F32":
-            raise SystemExit(f"peer_hf: {name} is {info['dtype']}, expected F32")
-        b, e = info["data_offsets"]
-        arr = np.frombuffer(data, dtype="<f4", count=(e - b) // 4, offset=8 + n + b)
-        out[name] = torch.from_numpy(arr.reshape(info["shape"]).copy())
-    return out
+from peer_torch import load_safetensors  # same directory: the one safetensors reader of the peers
 
 
 def build_model(directory, attn_implementation):
