@@ -7,8 +7,9 @@
 
 Arrays: float32 runs the fused kernel (or the fp64 reference, rounded back, for specs it does not
 support); float64 runs the fp64 reference. Shapes [N, d], [H, N, d] or [B, H, N, d] (B items of H
-heads each; per-head mods such as ALiBi slopes count heads within an item). Inputs are copied once
-into aligned buffers; outputs are numpy arrays over attnlab's own buffers (no copy).
+heads each; per-head mods such as ALiBi slopes count heads within an item). C-contiguous inputs
+are read in place (no copy; others are made contiguous once); outputs are numpy arrays over
+attnlab's own buffers (no copy).
 
 spec: None (softmax over all keys, T = sqrt(d)), a dict of AttentionSpec JSON fields
 (normalizer, temperature, ssmax_s, causal, window, sinks, decay, alibi, topk), or a
@@ -120,8 +121,24 @@ def attend(q, k, v, spec: Spec = None, *, causal: Optional[bool] = None, kernel:
     return _attend(q, k, v, spec_json(spec, causal), kernel, diagnostics)
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _plain_heads(q, k, v):
+    """True for three C-contiguous [H, N, d] numpy arrays of one float dtype: the common case,
+    which goes straight to C++ (it checks the shapes agree) without reshaping or stacking."""
+    return (type(q) is np.ndarray and type(k) is np.ndarray and type(v) is np.ndarray
+            and q.ndim == 3 and k.ndim == 3 and v.ndim == 3 and q.dtype in _FLOATS
+            and k.dtype == q.dtype and v.dtype == q.dtype and q.flags.c_contiguous
+            and k.flags.c_contiguous and v.flags.c_contiguous)
+
+
 def _attend(q, k, v, text, kernel, diagnostics):
     """attend() with the spec already as JSON text (attnlab.torch passes it on unchanged)."""
+    if _plain_heads(q, k, v):
+        p = _attnlab.attend(q, k, v, text, kernel, diagnostics)
+        return AttendResult(out=p["out"], lse=p["lse"], kernel=p["kernel"],
+                            diagnostics=p["diagnostics"] if diagnostics else {})
     dt = _dtype_of(q)
     (q4, rank), (k4, rk), (v4, rv) = (_as_heads("q", q, dt), _as_heads("k", k, dt),
                                        _as_heads("v", v, dt))

@@ -1,7 +1,8 @@
 // python/src/arrays.hpp — numpy / DLPack arrays <-> attnlab tensors for the bindings.
 //
 // In: a C-contiguous CPU array of float32 or float64 (numpy, or a torch tensor through DLPack)
-// is copied once into an aligned Tensor3 (the kernels want 64-byte-aligned rows). Out: the result
+// is viewed in place as a borrowed Tensor3 (no copy; the kernels take any alignment). The
+// ndarray argument keeps the Python object alive for the call. Out: the result
 // tensor is moved to the heap and handed to numpy without a copy; a capsule frees it when the
 // last numpy reference goes.
 #pragma once
@@ -9,7 +10,6 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
-#include <cstring>
 #include <utility>
 
 #include "attnlab/core/tensor.hpp"
@@ -23,12 +23,11 @@ using InArray3 = nb::ndarray<const T, nb::ndim<3>, nb::c_contig, nb::device::cpu
 template <class T>
 using OutArray = nb::ndarray<nb::numpy, T>;
 
+// [dim0, dim1, dim2] view of `a`'s memory, valid while `a` is.
 template <class T>
-Tensor3<T> copy_in(const InArray3<T>& a) {
-  Tensor3<T> t(static_cast<Index>(a.shape(0)), static_cast<Index>(a.shape(1)),
-               static_cast<Index>(a.shape(2)));
-  if (t.size() > 0) std::memcpy(t.data(), a.data(), sizeof(T) * static_cast<std::size_t>(t.size()));
-  return t;
+const Tensor3<T> view_of(const InArray3<T>& a) {
+  return Tensor3<T>::borrow(a.data(), static_cast<Index>(a.shape(0)),
+                            static_cast<Index>(a.shape(1)), static_cast<Index>(a.shape(2)));
 }
 
 // [dim0, dim1, dim2] array owning `t`'s buffer.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -63,7 +64,7 @@ nb::dict attend_f32(const InArray3<float>& q, const InArray3<float>& k, const In
   attention::AttendOptions o;
   o.kernel = attention::parse_kernel(kernel);
   o.diagnostics = diagnostics;
-  const Tensor3f tq = copy_in(q), tk = copy_in(k), tv = copy_in(v);
+  const Tensor3f tq = view_of(q), tk = view_of(k), tv = view_of(v);
   attention::AttendResult r;
   {
     nb::gil_scoped_release unlocked;
@@ -85,7 +86,7 @@ nb::dict attend_f64(const InArray3<double>& q, const InArray3<double>& k, const 
         "attnlab.attend: the fused kernel is float32; float64 inputs run the fp64 "
         "reference (kernel='auto' or 'reference')");
   }
-  const Tensor3d tq = copy_in(q), tk = copy_in(k), tv = copy_in(v);
+  const Tensor3d tq = view_of(q), tk = view_of(k), tv = view_of(v);
   attention::ReferenceForward f;
   MatrixD lse;
   attention::RowDiagnostics diag;
@@ -112,8 +113,8 @@ Grads32 backward_f32(
     const nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu>& lse,
     const InArray3<float>& dout, const std::string& spec_json) {
   const AttentionSpec spec = spec_from_json_text(spec_json);
-  const Tensor3f tq = copy_in(q), tk = copy_in(k), tv = copy_in(v), to = copy_in(out),
-                 tg = copy_in(dout);
+  const Tensor3f tq = view_of(q), tk = view_of(k), tv = view_of(v), to = view_of(out),
+                 tg = view_of(dout);
   Tensor3f dq, dk, dv;
   if (!attention::fused_supports(spec)) {  // e.g. sparsemax, top-k: the fp64 reference
     nb::gil_scoped_release unlocked;
@@ -139,7 +140,7 @@ Grads64 backward_f64(const InArray3<double>& q, const InArray3<double>& k,
                      const InArray3<double>& v, const InArray3<double>& dout,
                      const std::string& spec_json) {
   const AttentionSpec spec = spec_from_json_text(spec_json);
-  const Tensor3d tq = copy_in(q), tk = copy_in(k), tv = copy_in(v), tg = copy_in(dout);
+  const Tensor3d tq = view_of(q), tk = view_of(k), tv = view_of(v), tg = view_of(dout);
   attention::AttentionGrads g;
   {
     nb::gil_scoped_release unlocked;
@@ -153,7 +154,7 @@ Grads64 backward_f64(const InArray3<double>& q, const InArray3<double>& k,
 double time_attend_cpp(const InArray3<float>& q, const InArray3<float>& k, const InArray3<float>& v,
                        const std::string& spec_json, int repeats) {
   const AttentionSpec spec = spec_from_json_text(spec_json);
-  const Tensor3f tq = copy_in(q), tk = copy_in(k), tv = copy_in(v);
+  const Tensor3f tq = view_of(q), tk = view_of(k), tv = view_of(v);
   nb::gil_scoped_release unlocked;
   std::vector<double> seconds;
   for (int r = 0; r <= std::max(repeats, 1); ++r) {

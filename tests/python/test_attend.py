@@ -110,6 +110,39 @@ def test_outputs_are_numpy_views_of_attnlab_buffers(rng):
     assert r.out[0, 0, 0] == 42.0
 
 
+def unaligned_copy(a, offset_bytes=4):
+    """a's values in a C-contiguous array whose data starts `offset_bytes` past a 64-byte
+    boundary (numpy's own arrays are at least 16-byte aligned)."""
+    raw = np.empty(a.nbytes + 64 + offset_bytes, dtype=np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset_bytes
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def test_inputs_are_read_in_place_at_any_alignment(rng):
+    q, k, v = qkv(rng, (2, 37, 16))
+    uq, uk, uv = (unaligned_copy(x) for x in (q, k, v))
+    assert uq.ctypes.data % 64 == 4 and uq.flags.c_contiguous
+    want = attnlab.attend(q, k, v, causal=True)
+    got = attnlab.attend(uq, uk, uv, causal=True)
+    assert np.array_equal(got.out, want.out) and np.array_equal(got.lse, want.lse)
+    gq, gk, gv = attnlab.attend_backward(uq, uk, uv, got.out, got.lse, unaligned_copy(v),
+                                         causal=True)
+    wq, wk, wv = attnlab.attend_backward(q, k, v, want.out, want.lse, v, causal=True)
+    assert np.array_equal(gq, wq) and np.array_equal(gk, wk) and np.array_equal(gv, wv)
+
+
+def test_non_contiguous_inputs_give_the_contiguous_result(rng):
+    q, k, v = qkv(rng, (3, 20, 8))
+    tq = np.asfortranarray(q)  # same values, other layout
+    kt = np.ascontiguousarray(k.transpose(1, 0, 2)).transpose(1, 0, 2)  # a strided view
+    assert not tq.flags.c_contiguous and not kt.flags.c_contiguous
+    want = attnlab.attend(q, k, v)
+    got = attnlab.attend(tq, kt, v)
+    assert np.array_equal(got.out, want.out)
+
+
 def test_binding_equals_cli_bit_for_bit(rng, tmp_path, cli):
     q, k, v = qkv(rng, (2, 64, 32))
     for name, a in zip("qkv", (q, k, v)):
