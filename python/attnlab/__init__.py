@@ -28,9 +28,12 @@ from typing import Optional, Union
 import numpy as np
 
 from . import _attnlab
+from . import influence, ntk, selectivity
+from .spectral import spectrum
 
 __version__ = _attnlab.__version__
-__all__ = ["AttendResult", "attend", "attend_backward", "spec_json"]
+__all__ = ["AttendResult", "attend", "attend_backward", "influence", "ntk", "selectivity",
+           "spec_json", "spectrum"]
 
 Spec = Union[None, str, dict]
 

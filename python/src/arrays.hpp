@@ -21,6 +21,8 @@ namespace nb = nanobind;
 template <class T>
 using InArray3 = nb::ndarray<const T, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
 template <class T>
+using InArray2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+template <class T>
 using OutArray = nb::ndarray<nb::numpy, T>;
 
 // [dim0, dim1, dim2] view of `a`'s memory, valid while `a` is.
@@ -28,6 +30,14 @@ template <class T>
 const Tensor3<T> view_of(const InArray3<T>& a) {
   return Tensor3<T>::borrow(a.data(), static_cast<Index>(a.shape(0)),
                             static_cast<Index>(a.shape(1)), static_cast<Index>(a.shape(2)));
+}
+
+// A copy of a [rows, cols] array as a row-major matrix (the analysis functions take MatrixD;
+// their cost is far above the O(rows·cols) copy).
+template <class T>
+Matrix<T> matrix_in(const InArray2<T>& a) {
+  return ConstMatrixMap<T>(a.data(), static_cast<Index>(a.shape(0)),
+                           static_cast<Index>(a.shape(1)));
 }
 
 // [dim0, dim1, dim2] array owning `t`'s buffer.

@@ -5,6 +5,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 
+#include "analysis_binding.hpp"
 #include "attend_binding.hpp"
 #include "attnlab/core/result_json.hpp"
 #include "errors.hpp"
@@ -13,5 +14,6 @@ NB_MODULE(_attnlab, m) {
   m.doc() = "attnlab C++ core (use the attnlab package, not this module directly)";
   attnlab::python::register_error_translators();
   attnlab::python::bind_attend(m);
+  attnlab::python::bind_analysis(m);
   m.attr("__version__") = attnlab::attnlab_version();
 }

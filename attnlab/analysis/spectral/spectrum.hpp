@@ -102,6 +102,8 @@ std::int64_t spectrum_work_units(const SpectrumOptions& options);
 double spectrum_memory_bytes(const SpectrumOptions& options, Index dim);
 
 nlohmann::json to_json(const SpectrumResult& result);
+// One row as it appears in to_json(SpectrumResult)'s "rows".
+nlohmann::json to_json(const SpectrumRow& row);
 // FormatError when the JSON does not have the shape to_json writes.
 SpectrumResult spectrum_from_json(const nlohmann::json& j);
 
