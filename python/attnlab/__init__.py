@@ -29,11 +29,13 @@ import numpy as np
 
 from . import _attnlab
 from . import influence, ntk, selectivity
+from .models import Model, Tokenizer, load_model, load_tokenizer, random_model
 from .spectral import spectrum
 
 __version__ = _attnlab.__version__
-__all__ = ["AttendResult", "attend", "attend_backward", "influence", "ntk", "selectivity",
-           "spec_json", "spectrum"]
+__all__ = ["AttendResult", "Model", "Tokenizer", "attend", "attend_backward", "influence",
+           "load_model", "load_tokenizer", "ntk", "random_model", "selectivity", "spec_json",
+           "spectrum"]
 
 Spec = Union[None, str, dict]
 

@@ -44,20 +44,6 @@ std::string parse_spec_text(const std::string& text) {
   return models::gpt2::parse_attention_override(text).to_json().dump();
 }
 
-nb::dict diagnostics_dict(attention::RowDiagnostics&& d) {
-  nb::dict out;
-  out["entropy"] = hand_out(std::move(d.entropy));
-  out["norm_entropy"] = hand_out(std::move(d.norm_entropy));
-  out["sink_mass"] = hand_out(std::move(d.sink_mass));
-  out["max_weight"] = hand_out(std::move(d.max_weight));
-  out["below_1pct_max"] = hand_out(std::move(d.below_1pct_max));
-  out["wasted_share"] = hand_out(std::move(d.wasted_share));
-  out["wasted_mass"] = hand_out(std::move(d.wasted_mass));
-  out["top8_mass"] = hand_out(std::move(d.top8_mass));
-  out["visible"] = hand_out(std::move(d.visible));
-  return out;
-}
-
 nb::dict attend_f32(const InArray3<float>& q, const InArray3<float>& k, const InArray3<float>& v,
                     const std::string& spec_json, const std::string& kernel, bool diagnostics) {
   const AttentionSpec spec = spec_from_json_text(spec_json);
@@ -168,6 +154,20 @@ double time_attend_cpp(const InArray3<float>& q, const InArray3<float>& k, const
 }
 
 }  // namespace
+
+nb::dict diagnostics_dict(attention::RowDiagnostics&& d) {
+  nb::dict out;
+  out["entropy"] = hand_out(std::move(d.entropy));
+  out["norm_entropy"] = hand_out(std::move(d.norm_entropy));
+  out["sink_mass"] = hand_out(std::move(d.sink_mass));
+  out["max_weight"] = hand_out(std::move(d.max_weight));
+  out["below_1pct_max"] = hand_out(std::move(d.below_1pct_max));
+  out["wasted_share"] = hand_out(std::move(d.wasted_share));
+  out["wasted_mass"] = hand_out(std::move(d.wasted_mass));
+  out["top8_mass"] = hand_out(std::move(d.top8_mass));
+  out["visible"] = hand_out(std::move(d.visible));
+  return out;
+}
 
 void bind_attend(nb::module_& m) {
   m.def("time_attend_cpp", &time_attend_cpp, nb::arg("q"), nb::arg("k"), nb::arg("v"),

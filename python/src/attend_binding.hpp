@@ -13,7 +13,13 @@
 
 #include <nanobind/nanobind.h>
 
+#include "attnlab/attention/row_diagnostics.hpp"
+
 namespace attnlab::python {
+
+// The row statistics as a dict of [H, N] arrays (entropy, norm_entropy, sink_mass, max_weight,
+// below_1pct_max, wasted_share, wasted_mass, top8_mass, visible), moved out without copies.
+nanobind::dict diagnostics_dict(attention::RowDiagnostics&& d);
 
 void bind_attend(nanobind::module_& m);
 

@@ -9,11 +9,13 @@
 #include "attend_binding.hpp"
 #include "attnlab/core/result_json.hpp"
 #include "errors.hpp"
+#include "models_binding.hpp"
 
 NB_MODULE(_attnlab, m) {
   m.doc() = "attnlab C++ core (use the attnlab package, not this module directly)";
   attnlab::python::register_error_translators();
   attnlab::python::bind_attend(m);
   attnlab::python::bind_analysis(m);
+  attnlab::python::bind_models(m);
   m.attr("__version__") = attnlab::attnlab_version();
 }
