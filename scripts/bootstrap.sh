@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/bootstrap.sh — install every system package attnlab needs, and only what is missing.
 #
-#   scripts/bootstrap.sh            build + test + report dependencies (.venv: nanobind, pytest)
-#   scripts/bootstrap.sh --bench    also the benchmark peers (python3-torch, python3-numpy; .venv;
+#   scripts/bootstrap.sh            build + test + report dependencies (.venv: nanobind, pytest;
+#                                   Debian's python3-torch 1.13 + python3-pytest for the
+#                                   attnlab.torch gradcheck when .venv has no torch)
+#   scripts/bootstrap.sh --bench    also the benchmark peers (.venv: torch 2.13;
 #                                   .venv-hf: transformers for bench/bert; .venv-nt: neural-tangents)
 #   scripts/bootstrap.sh --fuzz     also clang + libclang-rt-14-dev (libFuzzer, ASan/UBSan
 #                                   runtimes) for `make fuzz`
@@ -30,12 +32,10 @@ packages=(
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   libomp-dev gnuplot-nox dataset-fashion-mnist clang-format bible-kjv bible-kjv-text
   python3-dev python3-venv
+  python3-torch python3-numpy python3-pytest
 )
 # node/npm often come from outside Debian on these machines; install Debian's only when absent.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
-if [ "$want_bench" = 1 ]; then
-  packages+=(python3-torch python3-numpy)
-fi
 if [ "$want_fuzz" = 1 ]; then
   packages+=(clang libclang-rt-14-dev)
 fi

@@ -32,10 +32,26 @@ from . import influence, ntk, selectivity
 from .models import Model, Tokenizer, load_model, load_tokenizer, random_model
 from .spectral import spectrum
 
+
+def report(out_dir: str = "report", *, quick: bool = False, only=None, from_dir=None,
+           seed: int = 0, threads: int = 0) -> dict:
+    """`attnlab report` in-process: runs every study (or the section ids in `only`; quick =
+    the smallest budgets) and writes out_dir/index.html and out_dir/data/<id>.json, or, with
+    from_dir, re-renders a previous report's data without recomputing. All files are written
+    together at the end (no partial report). Returns dict(index_html, sections, seconds).
+    Section ids: report_sections()."""
+    return _attnlab.report(str(out_dir), bool(quick), [str(s) for s in (only or [])],
+                           None if from_dir is None else str(from_dir), int(seed), int(threads))
+
+
+def report_sections():
+    """[(id, title)] of the report's sections, in page order."""
+    return _attnlab.report_sections()
+
 __version__ = _attnlab.__version__
 __all__ = ["AttendResult", "Model", "Tokenizer", "attend", "attend_backward", "influence",
-           "load_model", "load_tokenizer", "ntk", "random_model", "selectivity", "spec_json",
-           "spectrum"]
+           "load_model", "load_tokenizer", "ntk", "random_model", "report", "report_sections",
+           "selectivity", "spec_json", "spectrum"]
 
 Spec = Union[None, str, dict]
 

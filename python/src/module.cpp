@@ -10,6 +10,7 @@
 #include "attnlab/core/result_json.hpp"
 #include "errors.hpp"
 #include "models_binding.hpp"
+#include "report_binding.hpp"
 
 NB_MODULE(_attnlab, m) {
   m.doc() = "attnlab C++ core (use the attnlab package, not this module directly)";
@@ -17,5 +18,6 @@ NB_MODULE(_attnlab, m) {
   attnlab::python::bind_attend(m);
   attnlab::python::bind_analysis(m);
   attnlab::python::bind_models(m);
+  attnlab::python::bind_report(m);
   m.attr("__version__") = attnlab::attnlab_version();
 }
