@@ -18,7 +18,10 @@ causal=True/False overrides the spec's causality.
 
 Errors are Python exceptions carrying the C++ message: ValueError (bad argument, shape or spec),
 OSError (unreadable file), FloatingPointError (numeric failure). The GIL is released while
-kernels run. See attnlab.torch for a torch.autograd.Function over the same kernels.
+kernels run. The rest of the package: attnlab.torch (a torch.autograd.Function over the same
+kernels), attnlab.ntk, attnlab.spectrum, attnlab.influence, attnlab.selectivity,
+attnlab.load_model / random_model / load_tokenizer, and attnlab.report below; one page each
+in docs/python/.
 """
 import functools
 import json

@@ -74,10 +74,12 @@ class Model:
 
     @property
     def layers(self) -> int:
+        """Number of transformer blocks (n_layer / num_hidden_layers)."""
         return int(self.config["n_layer" if self.kind == "gpt2" else "num_hidden_layers"])
 
     @property
     def heads(self) -> int:
+        """Attention heads per block (n_head / num_attention_heads)."""
         return int(self.config["n_head" if self.kind == "gpt2" else "num_attention_heads"])
 
     def save(self, directory: str) -> None:
@@ -144,6 +146,7 @@ class Tokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """Number of token ids."""
         return self._impl.vocab_size()
 
     def encode(self, text: Union[str, bytes], *, allow_special: bool = False,
@@ -156,6 +159,7 @@ class Tokenizer:
         return self._impl.encode(data, int(max_length))
 
     def decode_bytes(self, ids) -> bytes:
+        """The exact bytes of the ids (BPE decodes losslessly)."""
         return self._impl.decode(_ids(ids))
 
     def decode(self, ids) -> str:
