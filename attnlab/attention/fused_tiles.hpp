@@ -7,9 +7,10 @@
 //   gemm_ab_acc  C[rows, cols] += P[rows, depth] · B[depth, cols]     O += P V, dQ += dS K
 //   gemm_atb_acc C[rows, cols] += A[depth, rows]ᵀ · B[depth, cols]  dV += Pᵀ dO, dK += dSᵀ Q
 //
-// Both keep an R × C tile of vector accumulators in registers (R ≤ 6 rows, C ≤ 4 vectors:
-// 24 accumulators for AVX-512), broadcast one scalar of the left operand per row and load C
-// vectors of the right operand per depth step. `cols` must be a multiple of S::kLanes (callers
+// Both keep an R × C tile of vector accumulators in registers (R ≤ 6 rows, C ≤ S::kTileVecs
+// vectors: 6 × 4 = 24 accumulators of the 32 AVX-512 registers, 6 × 2 = 12 of the 16 AVX2
+// ones), broadcast one scalar of the left operand per row and load C vectors of the right
+// operand per depth step. `cols` must be a multiple of S::kLanes (callers
 // pad); all matrices are row-major with explicit leading dimensions (in floats).
 //
 // The plain triple loop gemm_*_naive beside each is the oracle used by the tests.
@@ -150,13 +151,14 @@ inline void dispatch_atb_acc(int r, int c, Args... args) {
 #undef ATTNLAB_TILE_CASES
 
 // Calls tile(nr, nv, r0, v0) for each register tile of a [rows, cols] output: nr <= kMaxRows
-// rows from r0, nv <= kMaxVecs vectors from column v0 · L (column tiles outer, so one slice of
-// the right operand serves every row tile in turn).
+// rows from r0, nv <= S::kTileVecs vectors from column v0 · L (column tiles outer, so one slice
+// of the right operand serves every row tile in turn).
 template <class S, class Tile>
 inline void for_each_tile(Index rows, Index cols, Tile&& tile) {
+  static_assert(S::kTileVecs >= 1 && S::kTileVecs <= kMaxVecs);
   const Index vecs = cols / S::kLanes;
-  for (Index v0 = 0; v0 < vecs; v0 += kMaxVecs) {
-    const int nv = static_cast<int>(std::min<Index>(kMaxVecs, vecs - v0));
+  for (Index v0 = 0; v0 < vecs; v0 += S::kTileVecs) {
+    const int nv = static_cast<int>(std::min<Index>(S::kTileVecs, vecs - v0));
     for (Index r0 = 0; r0 < rows; r0 += kMaxRows)
       tile(static_cast<int>(std::min<Index>(kMaxRows, rows - r0)), nv, r0, v0 * S::kLanes);
   }

@@ -41,6 +41,9 @@ inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 #if defined(__AVX512F__)
 struct Avx512 {
   static constexpr int kLanes = 16;
+  // Vectors per register-tile row (fused_tiles.hpp): 6 x 4 accumulators + 4 loads + 1 broadcast
+  // of the 32 zmm registers.
+  static constexpr int kTileVecs = 4;
   static constexpr const char* kName = "avx512";
   using V = __m512;
   static V load(const float* p) { return _mm512_loadu_ps(p); }
@@ -101,6 +104,8 @@ struct Avx512 {
 #if defined(__AVX2__) && defined(__FMA__)
 struct Avx2 {
   static constexpr int kLanes = 8;
+  // 6 x 2 accumulators + 2 loads + 1 broadcast = 15 of the 16 ymm registers (6 x 4 would spill).
+  static constexpr int kTileVecs = 2;
   static constexpr const char* kName = "avx2";
   using V = __m256;
   static V load(const float* p) { return _mm256_loadu_ps(p); }
@@ -176,6 +181,7 @@ struct Avx2 {
 
 struct Scalar {
   static constexpr int kLanes = 1;
+  static constexpr int kTileVecs = 4;
   static constexpr const char* kName = "scalar";
   using V = float;
   static V load(const float* p) { return *p; }

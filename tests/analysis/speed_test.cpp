@@ -19,10 +19,12 @@ namespace attnlab::analysis {
 namespace {
 
 TEST(FmaPeak, ChainsStayFiniteNearTheirFixedPoint) {
-  // x <- x*a + b converges to b / (1 - a) = 1e-6 / (8 * 2^-23) ≈ 1.049 from 1 + 0.01c; after
+  // x <- x*a + b converges to b / (1 - a) = 1e-6 / (8 * 2^-23) ≈ 1.049 from 1 + 0.02c; after
   // 10^6 steps every lane is there (|a|^10^6 ≈ e^-0.95 of the gap is left: check a loose band).
   const double sum = fma_chains_checksum(1000000);
-  const double lanes_times_chains = fma_chains_checksum(0) / 1.075;  // start: mean 1.075
+  const int chains = measure_fma_peak(1, 1, 0.001).chains;
+  const double start_mean = 1.0 + 0.02 * (chains - 1) / 2.0;  // chain c starts at 1 + 0.02c
+  const double lanes_times_chains = fma_chains_checksum(0) / start_mean;
   ASSERT_TRUE(std::isfinite(sum));
   EXPECT_GT(sum, 0.9 * lanes_times_chains);
   EXPECT_LT(sum, 1.2 * lanes_times_chains);
@@ -35,8 +37,8 @@ TEST(FmaPeak, MeasuresAPositiveRateWithBestAtLeastMedian) {
   EXPECT_GT(p.best_gflops, 0);
   EXPECT_GE(p.best_gflops, p.median_gflops);
   EXPECT_EQ(p.threads, 1);
-  EXPECT_EQ(p.chains, 16);
   EXPECT_GE(p.lanes, 1);
+  EXPECT_EQ(p.chains, p.lanes == 16 ? 16 : 12);  // what fits the registers with the constants
   EXPECT_FALSE(p.isa.empty());
   // Sanity bound for any CPU core of this decade: < 1 TFLOP/s fp32 per core.
   EXPECT_LT(p.best_gflops, 1000);

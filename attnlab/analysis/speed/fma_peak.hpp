@@ -4,7 +4,8 @@
 // (core/blas_core.hpp); the hardware bound is the fused multiply-add throughput of the cores. This
 // microbenchmark measures it: every thread runs `chains` independent FMA dependency chains on full
 // vector registers (the widest SIMD policy of attention/simd.hpp this build runs), enough chains to
-// cover FMA latency × FMA ports on any current x86 core (latency 4 × 2 ports = 8; 16 are used),
+// cover FMA latency × FMA ports on any current x86 core (latency 4 × 2 ports = 8; 16 are used
+// with AVX-512, 12 with AVX2, so that chains and constants stay in registers),
 // with values that stay near 1 (x ← x·a + b, a = 1 − 2⁻²³·8, no denormals, nothing folds away: no
 // fast-math, so the compiler cannot reassociate the chains).
 //
