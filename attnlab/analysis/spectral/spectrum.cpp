@@ -317,6 +317,8 @@ SpectrumResult spectrum_from_json(const nlohmann::json& j) {
   }
 }
 
-nlohmann::json to_json(const SpectrumRow& row) { return row_to_json(row); }
+nlohmann::json to_json(const SpectrumRow& row) {
+  return row_to_json(row);
+}
 
 }  // namespace attnlab::analysis::spectral
