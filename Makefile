@@ -43,6 +43,7 @@ bench:
 	@bash scripts/bootstrap.sh --bench
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
+	@cmake --build build/release --target benchmarks
 	@bash bench/run_all.sh build/release
 
 asan-test: bootstrap
