@@ -33,6 +33,15 @@ namespace {
 
 using Array2 = InArray2<double>;
 
+// Full [n1·C, n2·C] or traced NTK of `model` between x1 and x2 (x1 with itself when x2 is null:
+// the symmetric SYRK form).
+template <class Model>
+MatrixD ntk_of(const Model& model, const MatrixD& x1, const MatrixD* x2, bool full) {
+  namespace ntk = analysis::ntk;
+  if (full) return ntk::empirical_ntk_full(model, x1, x2 ? *x2 : x1);
+  return x2 ? ntk::empirical_ntk(model, x1, *x2) : ntk::empirical_ntk(model, x1);
+}
+
 // The 2-layer ReLU net with these weights, or MLP-Attn over `context` when one is given.
 MatrixD empirical_matrix(const Array2& w, const Array2& a, const std::optional<Array2>& context,
                          const Array2& x1, const std::optional<Array2>& x2, bool full) {
@@ -47,14 +56,8 @@ MatrixD empirical_matrix(const Array2& w, const Array2& a, const std::optional<A
   const std::optional<MatrixD> ctx =
       context ? std::optional<MatrixD>(matrix_in(*context)) : std::nullopt;
   nb::gil_scoped_release unlocked;  // reacquired before the caller touches Python objects
-  namespace ntk = analysis::ntk;
-  if (ctx) {
-    const nn::MlpAttn attn(*ctx, std::move(net));
-    if (full) return ntk::empirical_ntk_full(attn, m1, x2 ? m2 : m1);
-    return x2 ? ntk::empirical_ntk(attn, m1, m2) : ntk::empirical_ntk(attn, m1);
-  }
-  if (full) return ntk::empirical_ntk_full(net, m1, x2 ? m2 : m1);
-  return x2 ? ntk::empirical_ntk(net, m1, m2) : ntk::empirical_ntk(net, m1);
+  if (ctx) return ntk_of(nn::MlpAttn(*ctx, std::move(net)), m1, x2 ? &m2 : nullptr, full);
+  return ntk_of(net, m1, x2 ? &m2 : nullptr, full);
 }
 
 MatrixD infinite_matrix(const Array2& x1, const std::optional<Array2>& x2,

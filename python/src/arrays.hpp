@@ -11,6 +11,7 @@
 #include <nanobind/ndarray.h>
 
 #include <utility>
+#include <vector>
 
 #include "attnlab/core/tensor.hpp"
 
@@ -59,6 +60,15 @@ OutArray<T> hand_out(Matrix<T>&& m) {
   const std::size_t shape[2] = {static_cast<std::size_t>(owner->rows()),
                                 static_cast<std::size_t>(owner->cols())};
   return OutArray<T>(owner->data(), 2, shape, free_it);
+}
+
+// [n] array owning a vector's buffer (token ids).
+template <class T>
+OutArray<T> hand_out(std::vector<T>&& v) {
+  auto* owner = new std::vector<T>(std::move(v));
+  nb::capsule free_it(owner, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+  const std::size_t shape[1] = {owner->size()};
+  return OutArray<T>(owner->data(), 1, shape, free_it);
 }
 
 }  // namespace attnlab::python

@@ -157,15 +157,6 @@ nb::dict bert_forward(const bert::BertModel& model, const Tokens& tokens, bool m
   return out;
 }
 
-// [n] int32 array owning the ids.
-OutArray<std::int32_t> ids_out(std::vector<std::int32_t>&& ids) {
-  auto* owner = new std::vector<std::int32_t>(std::move(ids));
-  nb::capsule free_it(owner,
-                      [](void* p) noexcept { delete static_cast<std::vector<std::int32_t>*>(p); });
-  const std::size_t shape[1] = {owner->size()};
-  return OutArray<std::int32_t>(owner->data(), 1, shape, free_it);
-}
-
 nb::bytes as_bytes(const std::string& s) {
   return nb::bytes(s.data(), s.size());
 }
@@ -233,7 +224,7 @@ void bind_models(nb::module_& m) {
           [](const gpt2::BpeTokenizer& self, nb::bytes text, bool allow_special) {
             gpt2::EncodeOptions o;
             o.allow_special = allow_special;
-            return ids_out(self.encode(std::string_view(text.c_str(), text.size()), o));
+            return hand_out(self.encode(std::string_view(text.c_str(), text.size()), o));
           },
           nb::arg("text"), nb::arg("allow_special"))
       .def(
@@ -252,7 +243,7 @@ void bind_models(nb::module_& m) {
       .def(
           "encode",
           [](const bert::WordPieceTokenizer& self, nb::bytes text, Index max_length) {
-            return ids_out(self.encode(std::string_view(text.c_str(), text.size()), max_length));
+            return hand_out(self.encode(std::string_view(text.c_str(), text.size()), max_length));
           },
           nb::arg("text"), nb::arg("max_length"))
       .def(
